@@ -1,0 +1,3 @@
+from gitops_lifecycle.cli import main
+
+raise SystemExit(main())

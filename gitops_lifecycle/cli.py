@@ -1,0 +1,146 @@
+"""The `gitops-lifecycle` command: run, demo, simulate, wait, check-config, version.
+
+Heavy libraries are imported inside the commands that need them, so that `wait` starts fast
+and small in an init container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops_lifecycle import __version__
+from gitops_lifecycle.settings import Settings, SettingsError, effective, load, set_path
+
+EXIT_USAGE = 2
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--config", type=Path, help="YAML settings file (see config.example.yaml)")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    common.add_argument("--log-format", choices=["auto", "json", "console"])
+    common.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", dest="sets",
+        help="override one setting by its dotted key, e.g. cleanup.controller.interval=30m",
+    )
+    return common
+
+
+def _daemon_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    options.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz")
+    options.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
+    options.add_argument("--context", help="kubeconfig context")
+    options.add_argument("--dry-run", action="store_true", help="delete nothing, report all")
+    return options
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    common = _common_options()
+    daemon = _daemon_options()
+    top = argparse.ArgumentParser(
+        prog="gitops-lifecycle", parents=[common],
+        description="Keeps GitOps clusters tidy and waits for what init containers need.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run", parents=[common, daemon], help="run the daemon against a cluster",
+        description="Run the cleanup and service-discovery daemon against a cluster.",
+    )
+    demo = commands.add_parser(
+        "demo", parents=[common, daemon], help="run the daemon on a simulated cluster",
+        description="Start a simulated cluster, seed it, run the real daemon against it and "
+        "tell what it does. No cluster or network needed.",
+    )
+    demo.add_argument("--duration", default="60s", help="how long to run (default 60s)")
+    demo.add_argument("--speed", type=float, default=600.0,
+                      help="simulated seconds per real second (default 600)")
+    demo.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig for kubectl here")
+    simulate = commands.add_parser(
+        "simulate", parents=[common], help="serve a simulated Kubernetes API",
+        description="Serve the simulated Kubernetes API server alone, optionally seeded.",
+    )
+    simulate.add_argument("--port", type=int, default=0, help="port to listen on (default any)")
+    simulate.add_argument("--scenario", type=Path, help="YAML file of objects to seed")
+    simulate.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig here")
+    simulate.add_argument("--speed", type=float, default=1.0,
+                          help="simulated seconds per real second (default 1)")
+    wait = commands.add_parser(
+        "wait", parents=[common], help="wait until a dependency is ready (init containers)",
+        description="Retry a readiness check with exponential backoff until it passes.",
+    )
+    from gitops_lifecycle.retry import commands as wait_commands
+
+    wait_commands.add_arguments(wait, common)
+    commands.add_parser(
+        "check-config", parents=[common], help="validate and print the effective settings",
+        description="Validate the settings and print them, secrets masked.",
+    )
+    commands.add_parser("version", help="print the version", description="Print the version.")
+    return top
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    flags = {
+        "logging.level": getattr(args, "log_level", None),
+        "logging.format": getattr(args, "log_format", None),
+        "server.port": getattr(args, "port", None) if args.command != "simulate" else None,
+        "kubernetes.kubeconfig": getattr(args, "kubeconfig", None),
+        "kubernetes.context": getattr(args, "context", None),
+        "cleanup.dryRun": getattr(args, "dry_run", None),
+    }
+    overrides: dict[str, Any] = {}
+    for key, value in flags.items():
+        if value is not None:
+            set_path(overrides, key, value)
+    for item in getattr(args, "sets", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"--set {item!r}: expected KEY=VALUE")
+        set_path(overrides, key, yaml.safe_load(value) if value else "")
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    if args.command == "version":
+        print(__version__)  # noqa: T201
+        return 0
+    try:
+        settings = load(getattr(args, "config", None), _overrides(args))
+    except SettingsError as exc:
+        print(f"gitops-lifecycle: invalid settings: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    from gitops_lifecycle import logs
+
+    logs.configure(settings.logging.level, settings.logging.format)
+    return _dispatch(args, settings)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "check-config":
+        yaml.safe_dump(effective(settings), sys.stdout, sort_keys=False)
+        return 0
+    if args.command == "wait":
+        from gitops_lifecycle.retry import commands as wait_commands
+
+        return wait_commands.main(args, settings)
+    if args.command == "run":
+        from gitops_lifecycle import daemon
+
+        return asyncio.run(daemon.run(settings))
+    if args.command == "demo":
+        from gitops_lifecycle import demo
+
+        return asyncio.run(demo.run(settings, args))
+    from gitops_lifecycle.simulation import serve
+
+    return asyncio.run(serve.run(args))

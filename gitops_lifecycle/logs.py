@@ -1,0 +1,79 @@
+"""Structured logging: JSON lines for machines, console rendering for people, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_SECRET_KEY = re.compile(r"token|password|passwd|secret|authorization|api_?key|credential", re.I)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.I)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
+_BEARER = re.compile(r"(\bBearer\s+)\S+", re.I)
+MASK = "***"
+
+
+def redact_text(text: str) -> str:
+    """Mask passwords in URLs and DSNs and bearer tokens inside free text."""
+    text = _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", text)
+    text = _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", text)
+    return _BEARER.sub(rf"\g<1>{MASK}", text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Mask secret-looking keys and secrets embedded in strings, recursively."""
+    if key and _SECRET_KEY.search(key) and value not in (None, "", False):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {key: value if key == "event" and not isinstance(value, str) else redact(value, key)
+            for key, value in event.items()}
+
+
+def configure(level: str = "info", fmt: str = "auto") -> None:
+    """Set up structlog (and the standard library's loggers) to write to stderr."""
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if console
+        else structlog.processors.JSONRenderer()
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact_event,
+    ]
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+def get(name: str) -> Any:
+    """A logger bound to a component name."""
+    return structlog.get_logger().bind(logger=name)

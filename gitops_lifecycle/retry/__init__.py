@@ -1,0 +1,1 @@
+"""Retry toolkit: backoff, deadlines, circuit breaker, and the `wait` checks."""
