@@ -1,0 +1,90 @@
+"""Wall-clock time the daemon judges ages by, injectable so tests and the demo can run it fast.
+
+`Clock` reads the real time. `SimClock` derives the time from the event loop's clock, so under
+`looptime` (virtual loop time) objects age as fast as the test advances, and at `speed` > 1
+(the demo) simulated hours pass in real minutes. Its `advance()` jumps ahead and wakes sleepers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+
+class Clock:
+    """The real clock: epoch seconds and real sleeps."""
+
+    speed = 1.0
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+    def datetime(self) -> datetime:
+        """The current time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.now(), UTC)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until `now() >= deadline` (returns at once if it already is)."""
+        delay = deadline - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for `seconds` of this clock's time."""
+        await self.sleep_until(self.now() + seconds)
+
+
+class SimClock(Clock):
+    """Clock time = `start` + loop time elapsed × `speed` + explicit advances."""
+
+    def __init__(self, start: float | None = None, speed: float = 1.0) -> None:
+        self._start = time.time() if start is None else start
+        self.speed = speed
+        self._origin: float | None = None
+        self._offset = 0.0
+        self._moved = asyncio.Event()
+
+    def _loop_time(self) -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
+    def now(self) -> float:
+        """Seconds since the epoch, simulated."""
+        loop_now = self._loop_time()
+        if self._origin is None:
+            self._origin = loop_now
+        return self._start + (loop_now - self._origin) * self.speed + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump ahead by `seconds` and wake everything sleeping on this clock."""
+        self._offset += seconds
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until simulated `now() >= deadline`, waking early if the clock jumps."""
+        while (delay := deadline - self.now()) > 0:
+            moved = self._moved
+            try:
+                await asyncio.wait_for(moved.wait(), delay / self.speed)
+            except TimeoutError:
+                pass
+
+
+def parse_time(text: str | None) -> float | None:
+    """Epoch seconds of a Kubernetes timestamp (RFC 3339), or None."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def format_time(epoch: float, *, micro: bool = False) -> str:
+    """A Kubernetes timestamp: `2024-01-02T03:04:05Z` (MicroTime with `micro`)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    if micro:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
