@@ -87,18 +87,22 @@ class Section(BaseModel):
         alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
         populate_by_name=True,
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
 
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    """Least severe level written: debug, info, warning or error."""
     format: Literal["auto", "json", "console"] = "auto"
     """`auto` renders for humans on a TTY and JSON lines elsewhere."""
 
 
 class ServerSettings(Section):
     host: str = "0.0.0.0"  # noqa: S104 - the metrics server must be reachable by Prometheus
+    """Address the /metrics, /healthz and /readyz server listens on."""
     port: int = Field(8080, ge=0, le=65535)
+    """Port of the /metrics, /healthz and /readyz server."""
 
 
 class NamespaceScope(Section):
@@ -118,11 +122,17 @@ class NamespaceScope(Section):
 
 class LeaderElectionSettings(Section):
     enabled: bool = True
+    """Elect a leader on a Lease so that with several replicas only one acts."""
     lease_name: str = "gitops-lifecycle-management"
+    """Name of the coordination.k8s.io/v1 Lease."""
     lease_namespace: str = "gitops-system"
+    """Namespace of the Lease."""
     lease_duration: Duration = 15
+    """How long a lease is valid without renewal; a standby takes over after it."""
     renew_deadline: Duration = 10
+    """The leader steps down if it cannot renew within this time."""
     retry_period: Duration = 2
+    """How often the leader renews and a standby retries."""
     identity: str | None = None
     """Defaults to the pod name (HOSTNAME) plus a random suffix."""
 
@@ -131,18 +141,24 @@ class KubernetesSettings(Section):
     kubeconfig: Path | None = None
     """Path to a kubeconfig; default: in-cluster config, then KUBECONFIG, then ~/.kube/config."""
     context: str | None = None
+    """Kubeconfig context to use (default: the current context)."""
     qps: float = Field(20, gt=0)
     """Client-side limit on API requests per second."""
     burst: int = Field(40, ge=1)
+    """Requests allowed above `qps` in a burst."""
     namespaces: NamespaceScope = NamespaceScope()
     """Which namespaces the informers watch."""
     label_selector: str = ""
+    """Label selector the informers pass to the API server."""
     field_selector: str = ""
+    """Field selector the informers pass to the API server."""
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    """Leader election settings."""
 
 
 class Policy(Section):
     enabled: bool = True
+    """Turn this policy on or off."""
     dry_run: bool = False
     """Log and count what this policy would delete, delete nothing."""
 
@@ -153,10 +169,12 @@ class JobPolicy(Policy):
 
 class CompletedJobsPolicy(JobPolicy):
     ttl: Duration = 3600
+    """Delete a Job this long after it completed (Complete=True)."""
 
 
 class FailedJobsPolicy(JobPolicy):
     ttl: Duration = 86400
+    """Delete a Job this long after it failed (Failed=True)."""
 
 
 class JobsOptions(Section):
@@ -170,44 +188,59 @@ class StuckPodsPolicy(Policy):
     threshold: Duration = 300
     """How long past deletionTimestamp + grace period a pod counts as stuck."""
     mode: Literal["safe", "always", "report"] = "safe"
+    """safe: force only where the node is gone or long NotReady; always: force every stuck pod; report: never force."""
     not_ready_grace: Duration = 600
     """How long a node must be NotReady before its pods may be force-deleted in safe mode."""
 
 
 class EventsPolicy(Policy):
     ttl: Duration = 86400
+    """Delete Events whose newest timestamp is older than this."""
     interval: Duration = 3600
     """How often the paginated Events sweep runs."""
 
 
 class ReplicaSetsPolicy(Policy):
     min_keep: int = Field(3, ge=0)
+    """Keep at least this many old ReplicaSets per Deployment (newest by revision)."""
     min_age: Duration = 3600
+    """Never delete a ReplicaSet younger than this."""
 
 
 class OrphanedProvidersPolicy(Policy):
     max_age: Duration = 604800
+    """Delete an orphaned provider this long after its source went away."""
 
 
 class CleanupPolicies(Section):
     completed_jobs: CompletedJobsPolicy = CompletedJobsPolicy()
+    """Jobs that completed successfully."""
     failed_jobs: FailedJobsPolicy = FailedJobsPolicy()
+    """Jobs that failed (including DeadlineExceeded and BackoffLimitExceeded)."""
     jobs: JobsOptions = JobsOptions()
+    """Which Jobs the two Job policies consider."""
     stuck_pods: StuckPodsPolicy = StuckPodsPolicy()
+    """Pods stuck Terminating."""
     events: EventsPolicy = EventsPolicy()
+    """Old Kubernetes Events."""
     replica_sets: ReplicaSetsPolicy = ReplicaSetsPolicy()
+    """Surplus ReplicaSets of Deployments."""
     orphaned_providers: OrphanedProvidersPolicy = OrphanedProvidersPolicy()
+    """Authentik providers no ProxyConfig wants any more."""
 
 
 class ControllerSettings(Section):
     interval: Duration = 3600
     """Safety-net sweep over the cache; objects are normally acted on at their exact expiry."""
     policies: CleanupPolicies = CleanupPolicies()
+    """What each cleanup policy selects."""
 
 
 class RateLimit(Section):
     per_second: float = Field(10, gt=0)
+    """Deletions per second, sustained."""
     burst: int = Field(20, ge=1)
+    """Deletions allowed in a burst."""
 
 
 class BlastRadius(Section):
@@ -221,20 +254,30 @@ class BlastRadius(Section):
 
 class CleanupSettings(Section):
     enabled: bool = True
+    """Turn all cleanup on or off."""
     dry_run: bool = False
     """Global dry-run: nothing is deleted, everything is logged and counted."""
     namespaces: NamespaceScope = NamespaceScope()
+    """Namespaces cleanup may act in."""
     controller: ControllerSettings = ControllerSettings()
+    """The controller's sweep interval and policies."""
     rate_limit: RateLimit = RateLimit()
+    """Token-bucket limit on deletions."""
     blast_radius: BlastRadius = BlastRadius()
+    """Guard against mass deletion."""
 
 
 class RetryPolicy(Section):
     max_attempts: int = Field(10, ge=1)
+    """Attempts before giving up."""
     base_delay: Duration = 2
+    """Delay before the second attempt, in seconds (or a duration)."""
     max_delay: Duration = 60
+    """Cap on any one delay."""
     backoff_multiplier: float = Field(2, ge=1)
+    """Each delay grows by this factor."""
     jitter: bool = True
+    """Randomise each delay between 0 and its cap (full jitter)."""
     timeout: Duration = 300
     """Total deadline for one `wait`."""
     attempt_timeout: Duration = 10
@@ -255,15 +298,20 @@ class RetryOverride(Section):
 
 class CircuitBreakerSettings(Section):
     failure_threshold: int = Field(5, ge=1)
+    """Consecutive failures that open the circuit."""
     recovery_timeout: Duration = 30
+    """How long an open circuit waits before letting one call through."""
 
 
 class RetrySettings(Section):
     enabled: bool = True
+    """Turn retrying on or off for the daemon's outbound calls."""
     defaults: RetryPolicy = RetryPolicy()
+    """Retry settings every service starts from."""
     services: dict[str, RetryOverride] = {}
     """Overrides by service name: database, redis, mqtt, http, tcp, kubernetes, …"""
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    """Circuit breaker for the daemon's outbound calls and `wait`."""
 
     def policy(self, service: str) -> RetryPolicy:
         """The defaults with `services.<service>` laid over them."""
@@ -276,22 +324,30 @@ class RetrySettings(Section):
 
 class Thresholds(Section):
     cleanup_failure_rate: float = Field(0.1, ge=0, le=1)
+    """Alert when more than this share of cleanup operations fail."""
     max_cleanup_duration: Duration = 300
+    """Alert when a cleanup sweep takes longer than this."""
 
 
 class PrometheusRulesSettings(Section):
     enabled: bool = True
+    """Render the PrometheusRule with the alerts."""
     thresholds: Thresholds = Thresholds()
+    """Alert thresholds."""
 
 
 class MonitoringSettings(Section):
     enabled: bool = True
+    """Export metrics and render the ServiceMonitor."""
     prometheus_rules: PrometheusRulesSettings = PrometheusRulesSettings()
+    """Alert rules."""
 
 
 class AuthentikSettings(Section):
     url: str = "http://authentik-server.authentik.svc.cluster.local:80"
+    """Base URL of the Authentik server."""
     token: SecretStr = SecretStr("")
+    """Authentik API token (never logged)."""
 
 
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -308,17 +364,25 @@ class Settings(BaseSettings):
         alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
         populate_by_name=True,
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     logging: LoggingSettings = LoggingSettings()
+    """Log level and format."""
     server: ServerSettings = ServerSettings()
+    """The observability server."""
     grace_period: Duration = 10
     """How long shutdown may take before components are abandoned."""
     kubernetes: KubernetesSettings = KubernetesSettings()
+    """How to reach the Kubernetes API and what to watch."""
     cleanup: CleanupSettings = CleanupSettings()
+    """What the cleanup controller deletes, and how carefully."""
     retry: RetrySettings = RetrySettings()
+    """Backoff, deadlines and circuit breaker for `wait` and outbound calls."""
     monitoring: MonitoringSettings = MonitoringSettings()
+    """Monitoring resources and alert thresholds."""
     authentik: AuthentikSettings = AuthentikSettings()
+    """The Authentik API the service-discovery controller talks to."""
 
     @classmethod
     def settings_customise_sources(
