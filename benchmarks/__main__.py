@@ -21,7 +21,7 @@ def main() -> int:
     args = parser.parse_args()
     failed = 0
     for name in args.names or available():
-        module = importlib.import_module(f"benchmarks.{name.removeprefix('bench_').join(['bench_', ''])}")
+        module = importlib.import_module(f"benchmarks.bench_{name.removeprefix('bench_')}")
         print(f"== {module.__name__}", flush=True)
         failed += module.main(quick=args.quick)
     return 1 if failed else 0

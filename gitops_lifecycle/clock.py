@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -37,7 +38,7 @@ class Clock:
 
 
 class SimClock(Clock):
-    """Clock time = `start` + loop time elapsed × `speed` + explicit advances."""
+    """Clock time = `start` + loop time elapsed * `speed` + explicit advances."""
 
     def __init__(self, start: float | None = None, speed: float = 1.0) -> None:
         self._start = time.time() if start is None else start
@@ -68,18 +69,15 @@ class SimClock(Clock):
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until simulated `now() >= deadline`, waking early if the clock jumps."""
         while (delay := deadline - self.now()) > 0:
-            moved = self._moved
-            try:
-                await asyncio.wait_for(moved.wait(), delay / self.speed)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), delay / self.speed)
 
 
 def parse_time(text: str | None) -> float | None:
     """Epoch seconds of a Kubernetes timestamp (RFC 3339), or None."""
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(text).timestamp()
 
 
 def format_time(epoch: float, *, micro: bool = False) -> str:

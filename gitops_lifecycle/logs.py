@@ -9,10 +9,12 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEY = re.compile(r"token|password|passwd|secret|authorization|api_?key|credential", re.I)
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.I)
-_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
-_BEARER = re.compile(r"(\bBearer\s+)\S+", re.I)
+_SECRET_KEY = re.compile(
+    r"token|password|passwd|secret|authorization|api_?key|credential", re.IGNORECASE
+)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+_BEARER = re.compile(r"(\bBearer\s+)\S+", re.IGNORECASE)
 MASK = "***"
 
 

@@ -24,7 +24,8 @@ JOBS_CLEANED = Counter(
     "gitops_cleanup_jobs_cleaned_total", "Jobs deleted after their TTL.", ["type"]
 )
 STUCK_RESOURCES_CLEANED = Counter(
-    "gitops_cleanup_stuck_resources_cleaned_total", "Pods stuck Terminating that were force-deleted."
+    "gitops_cleanup_stuck_resources_cleaned_total",
+    "Pods stuck Terminating that were force-deleted.",
 )
 EVENTS_CLEANED = Counter("gitops_cleanup_events_cleaned_total", "Old Events deleted.")
 REPLICASETS_CLEANED = Counter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -59,7 +60,7 @@ class ObservabilityServer:
         body = await asyncio.to_thread(encoder, self._registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
-    def _probe(self, kind: str) -> web.Handler:
+    def _probe(self, kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(_request: web.Request) -> web.Response:
             healthy, body = self._health.report(kind)
             return web.Response(text=body, status=200 if healthy else 503)

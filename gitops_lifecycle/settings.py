@@ -6,6 +6,7 @@ a YAML file (`--config`), then defaults that match the operations guide.
 
 from __future__ import annotations
 
+import math
 import re
 from contextvars import ContextVar
 from pathlib import Path
@@ -39,15 +40,14 @@ _EXPECTED = "a duration such as 30s, 30m, 1h, 7d, 1h30m or plain seconds"
 
 def parse_duration(value: Any) -> float:
     """Turn `30s`, `30m`, `1h`, `7d`, `1h30m` or plain seconds into seconds."""
-    if isinstance(value, bool):
-        raise ValueError(_EXPECTED)
-    if isinstance(value, int | float):
+    # pydantic reports ValueError (not TypeError) as a validation error naming the key.
+    if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str):
         seconds = _parse_duration_text(value.strip())
     else:
-        raise ValueError(_EXPECTED)  # noqa: TRY004 - pydantic reports ValueError as a validation error
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(_EXPECTED)  # noqa: TRY004
+    if not 0 <= seconds < math.inf:  # also rejects NaN
         raise ValueError(_EXPECTED)
     return seconds
 
@@ -188,7 +188,8 @@ class StuckPodsPolicy(Policy):
     threshold: Duration = 300
     """How long past deletionTimestamp + grace period a pod counts as stuck."""
     mode: Literal["safe", "always", "report"] = "safe"
-    """safe: force only where the node is gone or long NotReady; always: force every stuck pod; report: never force."""
+    """`safe`: force only where the node is gone or long NotReady; `always`: force every
+    stuck pod; `report`: never force, only count."""
     not_ready_grace: Duration = 600
     """How long a node must be NotReady before its pods may be force-deleted in safe mode."""
 
