@@ -1,0 +1,68 @@
+"""The annotations and labels the cleanup policies read, documented in one place.
+
+Users put these on any object the cleanup controllers look at (Jobs, Pods, Events,
+ReplicaSets):
+
+- `gitops.io/cleanup: "false"` — opt out: this object is never deleted by any policy.
+- `gitops.io/cleanup-ttl: "2h"` — this object's own time limit, replacing the policy's:
+  the TTL for Jobs and Events, the threshold for stuck Pods, the minimum age for
+  ReplicaSets. Durations as in the settings (`30s`, `30m`, `1h`, `7d`, `1h30m`, seconds).
+  An unreadable value makes the object ineligible (reason `invalid_annotation`) rather than
+  falling back to a default the user did not mean.
+
+Read, not written: the GitOps markers below say a tool would re-create a deleted Job from
+Git and run it again, so such Jobs are skipped unless `jobs.includeGitopsManaged` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gitops_lifecycle.settings import parse_duration
+
+OPT_OUT = "gitops.io/cleanup"
+TTL = "gitops.io/cleanup-ttl"
+
+FLUX_KUSTOMIZATION_LABELS = (
+    "kustomize.toolkit.fluxcd.io/name",
+    "kustomize.toolkit.fluxcd.io/namespace",
+)
+ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+ARGOCD_INSTANCE_LABEL = "argocd.argoproj.io/instance"
+"""Argo CD's label tracking when configured with this key; its default key,
+`app.kubernetes.io/instance`, is also set by every Helm chart and so proves nothing."""
+
+DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+"""Set by the Deployment controller on a Deployment and each of its ReplicaSets."""
+
+
+class InvalidAnnotationError(ValueError):
+    """An annotation's value cannot be read."""
+
+
+def opted_out(annotations: Mapping[str, str] | None) -> bool:
+    """Whether the object carries `gitops.io/cleanup: "false"`."""
+    value = (annotations or {}).get(OPT_OUT)
+    return value is not None and value.strip().lower() in {"false", "no", "off", "0", "disabled"}
+
+
+def ttl_override(annotations: Mapping[str, str] | None, default: float) -> float:
+    """The object's own `gitops.io/cleanup-ttl` in seconds, or `default`."""
+    value = (annotations or {}).get(TTL)
+    if value is None:
+        return default
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        msg = f"{TTL}: {value!r} is not a duration"
+        raise InvalidAnnotationError(msg) from exc
+
+
+def gitops_managed(
+    labels: Mapping[str, str] | None, annotations: Mapping[str, str] | None
+) -> bool:
+    """Whether a Flux Kustomization or Argo CD applies this object from Git."""
+    labels = labels or {}
+    if all(key in labels for key in FLUX_KUSTOMIZATION_LABELS):
+        return True
+    return ARGOCD_INSTANCE_LABEL in labels or ARGOCD_TRACKING_ANNOTATION in (annotations or {})

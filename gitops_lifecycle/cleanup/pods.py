@@ -1,0 +1,180 @@
+"""Pods stuck Terminating: which may be force-deleted, and when.
+
+A pod is stuck when `deletionTimestamp` + its grace period lies more than `threshold` in the
+past (this is conservative: the API server already puts the end of the grace period into
+`deletionTimestamp`). Mode `report` only counts them; `always` force-deletes every stuck pod;
+`safe` (the default) force-deletes only where no kubelet can still be running the pod's
+containers: the node is gone (confirmed by a live read), carries the out-of-service taint,
+the pod was never scheduled, or the node has been NotReady for `notReadyGrace` and the pod
+neither belongs to a StatefulSet nor uses a ReadWriteOnce volume (either could then run twice
+at once). Pods held only by finalizers are reported, never forced: force does not lift them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup.decision import (
+    COMMON_REASONS,
+    INVALID_ANNOTATION,
+    POLICY_DISABLED,
+    Decision,
+    Delete,
+    Skip,
+    Wait,
+    expiry,
+    out_of_scope,
+    seconds,
+)
+from gitops_lifecycle.kube.records import Node, Pod
+from gitops_lifecycle.settings import CleanupSettings, StuckPodsPolicy
+
+POLICY = "stuckPods"
+OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
+
+NOT_TERMINATING = "not_terminating"
+FINALIZERS = "finalizers"
+REPORT_ONLY = "report_only"
+NODE_READY = "node_ready"
+STATEFULSET_POD = "statefulset_pod"
+RWO_VOLUME = "rwo_volume"
+NODE_NOT_READY_GRACE = "node_not_ready_grace"
+REASONS = (*COMMON_REASONS, FINALIZERS, REPORT_ONLY, NODE_READY, STATEFULSET_POD, RWO_VOLUME)
+
+# Why a forced deletion was allowed (the `why` of a Delete; logged and put in the Event).
+FORCED_ALWAYS = "mode_always"
+UNSCHEDULED = "never_scheduled"
+NODE_GONE = "node_gone"
+OUT_OF_SERVICE = "node_out_of_service"
+NODE_NOT_READY = "node_not_ready"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    """What a live read found about a stuck pod's node and volumes."""
+
+    node: Node | None
+    """None: the node does not exist (a 404 from the API server, not a cache miss)."""
+    uses_rwo_volume: bool = False
+    """The pod mounts a PersistentVolumeClaim with ReadWriteOnce(Pod) access, or one whose
+    access modes could not be confirmed."""
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsNode:
+    """The pod is stuck; deciding needs a live read of its node (and claims): see NodeFacts."""
+
+    policy: str
+    node_name: str
+    claims: tuple[str, ...]
+
+
+def decide(
+    pod: Pod, now: float, settings: CleanupSettings, facts: NodeFacts | None = None
+) -> Decision | NeedsNode:
+    """Whether `pod` may be force-deleted at `now`, and if not, why or from when."""
+    config = settings.controller.policies.stuck_pods
+    if not pod.metadata.deletion_timestamp:
+        return Skip(POLICY, NOT_TERMINATING)
+    reason = out_of_scope(pod.metadata, settings)
+    if reason:
+        return Skip(POLICY, reason)
+    if not config.enabled:
+        return Skip(POLICY, POLICY_DISABLED)
+    try:
+        since = stuck_since(pod, config)
+    except marks.InvalidAnnotationError:
+        return Skip(POLICY, INVALID_ANNOTATION)
+    if now < since:
+        return Wait(POLICY, since)
+    return _stuck(pod, since, now=now, config=config, facts=facts)
+
+
+def stuck_since(pod: Pod, config: StuckPodsPolicy) -> float:
+    """From when a terminating pod counts as stuck (its annotation may move the threshold)."""
+    meta = pod.metadata
+    return expiry(meta, start=_grace_end(pod), default=config.threshold)
+
+
+def is_stuck(pod: Pod, now: float, config: StuckPodsPolicy) -> bool:
+    """Whether `pod` is terminating and past the threshold (what the stuck-pods gauge counts)."""
+    if not pod.metadata.deletion_timestamp:
+        return False
+    try:
+        return now >= stuck_since(pod, config)
+    except marks.InvalidAnnotationError:
+        return now >= _grace_end(pod) + config.threshold
+
+
+def _grace_end(pod: Pod) -> float:
+    meta = pod.metadata
+    deleting = seconds(meta.deletion_timestamp) or 0.0
+    return deleting + (meta.deletion_grace_period_seconds or 0)
+
+
+def _stuck(
+    pod: Pod, since: float, *, now: float, config: StuckPodsPolicy, facts: NodeFacts | None
+) -> Decision | NeedsNode:
+    if pod.metadata.finalizers:
+        return Skip(POLICY, FINALIZERS)
+    if config.mode == "report":
+        return Skip(POLICY, REPORT_ONLY)
+    if config.mode == "always":
+        return Delete(POLICY, since, FORCED_ALWAYS)
+    if not pod.spec.node_name:
+        return Delete(POLICY, since, UNSCHEDULED)
+    if facts is None:
+        return NeedsNode(POLICY, pod.spec.node_name, claims(pod))
+    return _safe(pod, since, now=now, config=config, facts=facts)
+
+
+def _safe(
+    pod: Pod, since: float, *, now: float, config: StuckPodsPolicy, facts: NodeFacts
+) -> Decision:
+    node = facts.node
+    if node is None:
+        return Delete(POLICY, since, NODE_GONE)
+    if any(taint.key == OUT_OF_SERVICE_TAINT for taint in node.spec.taints or ()):
+        return Delete(POLICY, since, OUT_OF_SERVICE)
+    return _not_ready(pod, since, now=now, facts=facts, config=config)
+
+
+def _not_ready(
+    pod: Pod, since: float, *, now: float, facts: NodeFacts, config: StuckPodsPolicy
+) -> Decision:
+    assert facts.node is not None
+    not_ready_since = _not_ready_since(facts.node)
+    if not_ready_since is None:
+        return Skip(POLICY, NODE_READY)
+    if _statefulset_owned(pod):
+        return Skip(POLICY, STATEFULSET_POD)
+    if facts.uses_rwo_volume:
+        return Skip(POLICY, RWO_VOLUME)
+    allowed = max(since, not_ready_since + config.not_ready_grace)
+    if now < allowed:
+        return Wait(POLICY, allowed, NODE_NOT_READY_GRACE)
+    return Delete(POLICY, allowed, NODE_NOT_READY)
+
+
+def _not_ready_since(node: Node) -> float | None:
+    """When the node's Ready condition left True, or None while it is Ready."""
+    for condition in node.status.conditions or ():
+        if condition.type == "Ready":
+            if condition.status == "True":
+                return None
+            return seconds(condition.last_transition_time) or 0.0
+    return 0.0  # no Ready condition at all: the kubelet never reported
+
+
+def _statefulset_owned(pod: Pod) -> bool:
+    return any(ref.kind == "StatefulSet" for ref in pod.metadata.owner_references or ())
+
+
+def claims(pod: Pod) -> tuple[str, ...]:
+    """Names of the PersistentVolumeClaims the pod mounts."""
+    return tuple(
+        volume.persistent_volume_claim.claim_name
+        for volume in pod.spec.volumes or ()
+        if volume.persistent_volume_claim is not None
+    )

@@ -1,0 +1,127 @@
+"""Surplus ReplicaSets: which are eligible for deletion, and when.
+
+Only a ReplicaSet a Deployment controls, scaled to zero (desired and current), that is not
+the Deployment's current revision, whose Deployment has observed its latest spec (not in
+the middle of a rollout), outside the newest `minKeep` old revisions, and at least `minAge`
+old. Anything the decision cannot confirm (no Deployment in the cache, no revision) stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup.decision import (
+    BEING_DELETED,
+    COMMON_REASONS,
+    INVALID_ANNOTATION,
+    POLICY_DISABLED,
+    Decision,
+    Skip,
+    expiry,
+    out_of_scope,
+    seconds,
+    timed,
+)
+from gitops_lifecycle.kube.records import Deployment, OwnerReference, ReplicaSet
+from gitops_lifecycle.settings import CleanupSettings
+
+POLICY = "replicaSets"
+NOT_DEPLOYMENT_OWNED = "not_deployment_owned"
+DEPLOYMENT_NOT_FOUND = "deployment_not_found"
+HAS_REPLICAS = "has_replicas"
+ROLLOUT_IN_PROGRESS = "rollout_in_progress"
+NO_REVISION = "no_revision"
+CURRENT_REVISION = "current_revision"
+WITHIN_MIN_KEEP = "within_min_keep"
+REASONS = (
+    *COMMON_REASONS, NOT_DEPLOYMENT_OWNED, DEPLOYMENT_NOT_FOUND, HAS_REPLICAS,
+    ROLLOUT_IN_PROGRESS, NO_REVISION, CURRENT_REVISION, WITHIN_MIN_KEEP,
+)
+
+
+def decide(
+    replica_set: ReplicaSet,
+    now: float,
+    settings: CleanupSettings,
+    *,
+    deployment: Deployment | None,
+    siblings: Iterable[ReplicaSet],
+) -> Decision:
+    """Whether `replica_set` may be deleted at `now`, given its Deployment and its siblings.
+
+    `siblings` are the ReplicaSets the same Deployment controls (with or without this one).
+    """
+    config = settings.controller.policies.replica_sets
+    reason = out_of_scope(replica_set.metadata, settings) or _not_surplus(
+        replica_set, deployment=deployment, siblings=siblings, min_keep=config.min_keep
+    )
+    if reason:
+        return Skip(POLICY, reason)
+    if not config.enabled:
+        return Skip(POLICY, POLICY_DISABLED)
+    created = seconds(replica_set.metadata.creation_timestamp) or 0.0
+    try:
+        expires = expiry(replica_set.metadata, start=created, default=config.min_age)
+    except marks.InvalidAnnotationError:
+        return Skip(POLICY, INVALID_ANNOTATION)
+    return timed(POLICY, expires=expires, now=now)
+
+
+def _not_surplus(
+    replica_set: ReplicaSet,
+    *,
+    deployment: Deployment | None,
+    siblings: Iterable[ReplicaSet],
+    min_keep: int,
+) -> str | None:
+    meta = replica_set.metadata
+    if meta.deletion_timestamp:
+        return BEING_DELETED
+    owner = controller_of(replica_set)
+    if owner is None or owner.kind != "Deployment":
+        return NOT_DEPLOYMENT_OWNED
+    if deployment is None or deployment.metadata.uid != owner.uid:
+        return DEPLOYMENT_NOT_FOUND
+    if replica_set.spec.replicas != 0 or (replica_set.status.replicas or 0) != 0:
+        return HAS_REPLICAS
+    if deployment.status.observed_generation != deployment.metadata.generation:
+        return ROLLOUT_IN_PROGRESS
+    return _revision_reason(replica_set, deployment=deployment, siblings=siblings, keep=min_keep)
+
+
+def _revision_reason(
+    replica_set: ReplicaSet, *, deployment: Deployment, siblings: Iterable[ReplicaSet], keep: int
+) -> str | None:
+    mine = revision(replica_set)
+    if mine is None:
+        return NO_REVISION
+    others = [
+        number for sibling in siblings
+        if sibling.metadata.uid != replica_set.metadata.uid
+        and (number := revision(sibling)) is not None
+    ]
+    current = max([mine, *others, revision(deployment) or 0])
+    if mine >= current:
+        return CURRENT_REVISION
+    newer_old = [number for number in others if mine < number < current]
+    if len(newer_old) < keep:
+        return WITHIN_MIN_KEEP
+    return None
+
+
+def revision(obj: ReplicaSet | Deployment) -> int | None:
+    """The `deployment.kubernetes.io/revision` number, or None if absent or unreadable."""
+    value = (obj.metadata.annotations or {}).get(marks.DEPLOYMENT_REVISION)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def controller_of(replica_set: ReplicaSet) -> OwnerReference | None:
+    """The ownerReference marked as the controller, if any."""
+    for ref in replica_set.metadata.owner_references or ():
+        if ref.controller:
+            return ref
+    return None
