@@ -1,0 +1,272 @@
+"""A small Kubernetes API client: raw JSON over one aiohttp session, decoded into records.
+
+Every request passes a client-side QPS/burst limit (as client-go's does) and every failure
+becomes one of `kube.errors`, with the aiohttp exception chained.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from typing import Any, Literal, Self, TypeVar
+
+import aiohttp
+import msgspec
+from aiolimiter import AsyncLimiter
+
+from gitops_lifecycle import __version__
+from gitops_lifecycle.kube import connection as connections
+from gitops_lifecycle.kube.errors import (
+    APIConnectionError,
+    APIError,
+    InvalidResponseError,
+    KubeError,
+    for_status,
+)
+from gitops_lifecycle.kube.records import ObjectList, R, Status, WatchEvent
+from gitops_lifecycle.kube.resources import Resource
+from gitops_lifecycle.settings import KubernetesSettings
+
+T = TypeVar("T")
+JSON = "application/json"
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+PatchType = Literal["merge", "json", "strategic"]
+Params = Mapping[str, str | int]
+
+
+@functools.cache
+def decoder(kind: Hashable) -> msgspec.json.Decoder[Any]:
+    """One decoder per record type (building them costs more than a small decode)."""
+    return msgspec.json.Decoder(kind)
+
+
+def decode(kind: type[T], data: bytes) -> T:
+    """Decode API JSON into `kind`, as an `InvalidResponseError` when it does not fit."""
+    try:
+        result: T = decoder(kind).decode(data)  # type: ignore[arg-type] # types are hashable
+    except msgspec.DecodeError as exc:
+        raise InvalidResponseError(f"cannot decode {kind!r}: {exc}") from exc
+    return result
+
+
+class Kube:
+    """The API client; use as `async with Kube.from_settings(settings.kubernetes) as kube:`."""
+
+    def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],
+                 qps: float = 20, burst: int = 40, timeout: float = 30) -> None:
+        self._load = load
+        # A leaky bucket of `burst` that drains at `qps`: bursts pass, the average is capped.
+        self._limiter = AsyncLimiter(burst, burst / qps)
+        self._timeout = timeout
+        self._connection: connections.Connection | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: KubernetesSettings) -> Self:
+        """A client configured from `kubernetes.*` settings (connects on `async with`)."""
+        return cls(load=functools.partial(connections.load, settings),
+                   qps=settings.qps, burst=settings.burst)
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._load()
+        self._session = aiohttp.ClientSession(
+            headers={"Accept": JSON, "User-Agent": f"gitops-lifecycle/{__version__}"},
+            connector=aiohttp.TCPConnector(limit=100, ssl=self._connection.ssl),
+        )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def host(self) -> str:
+        """The API server's base URL."""
+        return self._connected()[0].host
+
+    # --- reads ------------------------------------------------------------------------------
+    async def get(self, resource: Resource, name: str, *, record: type[T],
+                  namespace: str | None = None) -> T:
+        """One object."""
+        return decode(record, await self.request("GET", resource.path(namespace, name)))
+
+    async def list_page(  # noqa: PLR0913 - the LIST query parameters, all optional
+        self, resource: Resource, *, record: type[R], namespace: str | None = None,
+        limit: int = 500, continue_token: str | None = None, label_selector: str = "",
+        field_selector: str = "", resource_version: str | None = None,
+    ) -> ObjectList[R]:
+        """One page of a LIST; follow `metadata.continue_` for the next one."""
+        params = _drop_empty({
+            "limit": limit, "continue": continue_token, "labelSelector": label_selector,
+            "fieldSelector": field_selector, "resourceVersion": resource_version,
+        })
+        body = await self.request("GET", resource.path(namespace), params=params)
+        return decode(ObjectList[record], body)  # type: ignore[valid-type]
+
+    async def watch(  # noqa: PLR0913 - the WATCH query parameters
+        self, resource: Resource, *, record: type[R], resource_version: str,
+        namespace: str | None = None, label_selector: str = "", field_selector: str = "",
+        timeout_seconds: int = 300, bookmarks: bool = True,
+    ) -> AsyncIterator[WatchEvent[R]]:
+        """Watch events until the server ends the stream; an ERROR event raises its `APIError`."""
+        params = _drop_empty({
+            "watch": "true", "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true" if bookmarks else None,
+            "timeoutSeconds": timeout_seconds, "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+        })
+        # The server ends the stream after timeoutSeconds; a silent socket much longer is dead.
+        timeout = aiohttp.ClientTimeout(sock_connect=self._timeout,
+                                        sock_read=timeout_seconds + self._timeout)
+        response = await self._open("GET", resource.path(namespace), params=params,
+                                    timeout=timeout)
+        async with response:
+            async for line in _lines(response):
+                yield _watch_event(record, line)
+
+    # --- writes -----------------------------------------------------------------------------
+    async def create(self, resource: Resource, body: Any, *, record: type[T],
+                     namespace: str | None = None, dry_run: bool = False) -> T:
+        """Create an object (409 `ConflictError` when it already exists)."""
+        params = {"dryRun": "All"} if dry_run else None
+        data = await self.request("POST", resource.path(namespace), params=params, body=body)
+        return decode(record, data)
+
+    async def replace(self, resource: Resource, name: str, body: Any, *, record: type[T],  # noqa: PLR0913
+                      namespace: str | None = None, subresource: str | None = None) -> T:
+        """Replace an object (409 when its resourceVersion is stale)."""
+        path = _subpath(resource.path(namespace, name), subresource)
+        return decode(record, await self.request("PUT", path, body=body))
+
+    async def patch(  # noqa: PLR0913 - object address, body, and how to apply it
+        self, resource: Resource, name: str, body: Any, *, record: type[T],
+        namespace: str | None = None, patch_type: PatchType = "merge",
+        subresource: str | None = None, dry_run: bool = False,
+    ) -> T:
+        """Patch an object with a merge, JSON or strategic merge patch."""
+        path = _subpath(resource.path(namespace, name), subresource)
+        params = {"dryRun": "All"} if dry_run else None
+        data = await self.request("PATCH", path, params=params, body=body,
+                                  content_type=PATCH_TYPES[patch_type])
+        return decode(record, data)
+
+    async def delete(  # noqa: PLR0913 - DeleteOptions, all optional
+        self, resource: Resource, name: str, *, namespace: str | None = None,
+        uid: str | None = None, resource_version: str | None = None,
+        propagation_policy: Literal["Background", "Foreground", "Orphan"] | None = None,
+        grace_period_seconds: int | None = None, dry_run: bool = False,
+    ) -> None:
+        """Delete an object; the preconditions make it a 409 if the object has changed."""
+        preconditions = _drop_empty({"uid": uid, "resourceVersion": resource_version})
+        options = _drop_empty({
+            "kind": "DeleteOptions", "apiVersion": "v1",
+            "preconditions": preconditions or None, "propagationPolicy": propagation_policy,
+            "gracePeriodSeconds": grace_period_seconds, "dryRun": ["All"] if dry_run else None,
+        })
+        await self.request("DELETE", resource.path(namespace, name), body=options)
+
+    # --- transport --------------------------------------------------------------------------
+    async def request(self, method: str, path: str, *, params: Params | None = None,
+                      body: Any = None, content_type: str = JSON) -> bytes:
+        """The raw body of a successful answer; an error status raises its `APIError`."""
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        response = await self._open(method, path, params=params, body=body,
+                                    content_type=content_type, timeout=timeout)
+        async with response:
+            return await _read(response)
+
+    async def _open(self, method: str, path: str, *, params: Params | None, body: Any = None,  # noqa: PLR0913
+                    content_type: str = JSON,
+                    timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
+        connection, session = self._connected()
+        data = body if body is None or isinstance(body, bytes) else msgspec.json.encode(body)
+        await self._limiter.acquire()
+        for retry_auth in (True, False):
+            headers = {"Content-Type": content_type}
+            if authorization := await connection.credentials.authorization():
+                headers["Authorization"] = authorization
+            try:
+                response = await session.request(
+                    method, connection.host + path, params=params, data=data, headers=headers,
+                    timeout=timeout, server_hostname=connection.server_hostname,
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise APIConnectionError(f"{method} {path}: {exc!r}") from exc
+            if response.status < 400:
+                return response
+            async with response:
+                error = _error(response, await _read(response, check=False))
+            if not (error.status == 401 and retry_auth and await connection.credentials.refresh()):
+                raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connected(self) -> tuple[connections.Connection, aiohttp.ClientSession]:
+        if self._connection is None or self._session is None:
+            raise KubeError("use the client inside `async with`")
+        return self._connection, self._session
+
+
+async def _read(response: aiohttp.ClientResponse, *, check: bool = True) -> bytes:
+    try:
+        body = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise APIConnectionError(f"reading {response.url.path}: {exc!r}") from exc
+    if check and response.status >= 400:
+        raise _error(response, body)
+    return body
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Newline-delimited chunks, however the transport splits them (objects can be large)."""
+    buffer = bytearray()
+    try:
+        async for chunk in response.content.iter_any():
+            buffer += chunk
+            while (end := buffer.find(b"\n")) >= 0:
+                line = bytes(buffer[:end])
+                del buffer[: end + 1]
+                if line.strip():
+                    yield line
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise APIConnectionError(f"watch {response.url.path}: {exc!r}") from exc
+    if buffer.strip():
+        yield bytes(buffer)
+
+
+def _watch_event(record: type[R], line: bytes) -> WatchEvent[R]:
+    event: WatchEvent[R] = decode(WatchEvent[record], line)  # type: ignore[valid-type]
+    if event.type == "ERROR":
+        status = decode(WatchEvent[Status], line).object
+        raise for_status(status.code or 500, status.reason, status.message, line)
+    return event
+
+
+def _error(response: aiohttp.ClientResponse, body: bytes) -> APIError:
+    try:
+        status = msgspec.json.decode(body, type=Status)
+    except msgspec.DecodeError:
+        status = Status(message=body[:200].decode(errors="replace"))
+    return for_status(
+        response.status, status.reason or (response.reason or ""), status.message, body,
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(header: str | None) -> float | None:
+    try:
+        return float(header) if header else None
+    except ValueError:
+        return None  # an HTTP date: the caller's own backoff applies
+
+
+def _drop_empty(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in (None, "", {}, [])}
+
+
+def _subpath(path: str, subresource: str | None) -> str:
+    return f"{path}/{subresource}" if subresource else path
