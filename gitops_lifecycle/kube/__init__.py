@@ -1,0 +1,1 @@
+"""The Kubernetes machinery: client, informers, reconcile queue, timers, leader election."""
