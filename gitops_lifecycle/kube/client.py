@@ -7,7 +7,7 @@ becomes one of `kube.errors`, with the aiohttp exception chained.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Literal, Self, TypeVar
 
 import aiohttp
@@ -112,7 +112,7 @@ class Kube:
         self, resource: Resource, *, record: type[R], resource_version: str,
         namespace: str | None = None, label_selector: str = "", field_selector: str = "",
         timeout_seconds: int = 300, bookmarks: bool = True,
-    ) -> AsyncIterator[WatchEvent[R]]:
+    ) -> AsyncGenerator[WatchEvent[R], None]:
         """Watch events until the server ends the stream; an ERROR event raises its `APIError`."""
         params = _drop_empty({
             "watch": "true", "resourceVersion": resource_version,

@@ -1,0 +1,263 @@
+"""List once, then watch: a local cache of one resource that controllers read instead of the API.
+
+The informer lists in pages, watches from the list's resourceVersion (bookmarks keep that
+version fresh on quiet resources), resumes a dropped watch from the last version it saw, and
+lists again when the server says that version is gone (410), telling subscribers about every
+object that vanished in between. Errors back off with a capped, jittered exponential delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, ValuesView
+from dataclasses import dataclass, field
+from typing import Generic, Literal
+
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.health import Health
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import GoneError, KubeError, TooManyRequestsError
+from gitops_lifecycle.kube.records import R
+from gitops_lifecycle.kube.resources import Resource
+from gitops_lifecycle.settings import NamespaceScope
+
+log = logs.get("informer")
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+Handler = Callable[[EventType, R | None, R | None], None]
+"""Called with (type, old, new): ADDED (None, new), MODIFIED (old, new), DELETED (old, None)."""
+
+
+class Backoff:
+    """Capped exponential delays with jitter, as client-go's reflector uses (0.8 s … 30 s)."""
+
+    def __init__(self, *, initial: float = 0.8, cap: float = 30.0) -> None:
+        self._initial = initial
+        self._cap = cap
+        self._failures = 0
+
+    def next(self, at_least: float | None = None) -> float:
+        """The delay before the next attempt, never less than a server's Retry-After."""
+        delay = min(self._cap, self._initial * 2.0**self._failures)
+        self._failures += 1
+        jitter = random.uniform(1.0, 1.2)  # noqa: S311 - spreads reconnects, not security
+        return max(min(self._cap, delay * jitter), at_least or 0.0)
+
+    def reset(self) -> None:
+        """Start from the initial delay again after a success."""
+        self._failures = 0
+
+
+@dataclass
+class _Scope:
+    """One list+watch loop: cluster-wide (namespace None) or one included namespace."""
+
+    namespace: str | None
+    version: str | None = None
+    synced: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class Informer(Generic[R]):
+    """A synced cache of one resource, with subscribers told of every change."""
+
+    def __init__(  # noqa: PLR0913 - what to watch, where, and who is told
+        self, *, kube: Kube, resource: Resource, record: type[R],
+        namespaces: NamespaceScope | None = None, label_selector: str = "",
+        field_selector: str = "", clock: Clock | None = None, health: Health | None = None,
+        page_size: int = 500, watch_timeout: int = 300,
+    ) -> None:
+        self.name = f"informer:{resource.plural}"
+        self.resource = resource
+        self.has_synced = asyncio.Event()
+        self._kube = kube
+        self._record = record
+        self._namespaces = namespaces or NamespaceScope()
+        self._label_selector = label_selector
+        self._field_selector = field_selector
+        self._clock = clock or Clock()
+        self._page_size = page_size
+        self._watch_timeout = watch_timeout
+        self._cache: dict[str, R] = {}
+        self._handlers: list[Handler[R]] = []
+        self._kind = resource.kind
+        if health is not None:
+            health.readiness(self.name, self._readiness)
+
+    # --- the cache --------------------------------------------------------------------------
+    def get(self, key: str) -> R | None:
+        """The cached object with key `namespace/name` (or `name`), if any."""
+        return self._cache.get(key)
+
+    def values(self) -> ValuesView[R]:
+        """Every cached object (a live view: copy it before awaiting)."""
+        return self._cache.values()
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._cache
+
+    def subscribe(self, handler: Handler[R]) -> None:
+        """Call `handler(type, old, new)` on every change, including those of the first list."""
+        self._handlers.append(handler)
+
+    # --- running ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """List and watch until cancelled (one loop per included namespace)."""
+        scopes = [_Scope(namespace) for namespace in self._scope_namespaces()]
+        if len(scopes) == 1:
+            await self._run_scope(scopes[0], scopes)
+            return
+        async with asyncio.TaskGroup() as group:
+            for scope in scopes:
+                group.create_task(self._run_scope(scope, scopes))
+
+    def _scope_namespaces(self) -> list[str | None]:
+        include = self._namespaces.include
+        if not self.resource.namespaced or not include:
+            return [None]
+        return [namespace for namespace in include if self._namespaces.allows(namespace)]
+
+    async def _run_scope(self, scope: _Scope, scopes: list[_Scope]) -> None:
+        while True:
+            try:
+                if scope.version is None:
+                    await self._list(scope)
+                    self._mark_synced(scope, scopes)
+                await self._watch(scope)
+            except GoneError as exc:
+                log.info("resource version expired, listing again", kind=self._kind,
+                         namespace=scope.namespace, reason=exc.message)
+                metrics.RELISTS.labels(kind=self._kind).inc()
+                scope.version = None
+            except KubeError as exc:
+                await self._back_off(scope, exc)
+
+    async def _back_off(self, scope: _Scope, exc: KubeError) -> None:
+        retry_after = exc.retry_after if isinstance(exc, TooManyRequestsError) else None
+        delay = scope.backoff.next(retry_after)
+        log.warning("list or watch failed, retrying", kind=self._kind,
+                    namespace=scope.namespace, error=str(exc), delay=round(delay, 2))
+        await self._clock.sleep(delay)
+
+    def _mark_synced(self, scope: _Scope, scopes: list[_Scope]) -> None:
+        scope.synced = True
+        if not self.has_synced.is_set() and all(other.synced for other in scopes):
+            log.info("synced", kind=self._kind, objects=len(self._cache))
+            self.has_synced.set()
+
+    def _readiness(self) -> str | None:
+        return None if self.has_synced.is_set() else "initial list not finished"
+
+    # --- list -------------------------------------------------------------------------------
+    async def _list(self, scope: _Scope) -> None:
+        """List every page; objects not in the new list are gone and reported DELETED."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            try:
+                page = await self._kube.list_page(
+                    self.resource, record=self._record, namespace=scope.namespace,
+                    limit=self._page_size, continue_token=token,
+                    label_selector=self._label_selector, field_selector=self._field_selector,
+                )
+            except GoneError:
+                if token is None:
+                    raise
+                log.info("continue token expired, listing again from the start",
+                         kind=self._kind, namespace=scope.namespace)
+                token = None
+                seen.clear()
+                continue
+            for item in page.items:
+                self._apply_listed(item, seen)
+            token = page.metadata.continue_ or None
+            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+            if token is None:
+                break
+            await asyncio.sleep(0)  # pages decode in one go: let the loop serve others between
+        self._drop_unseen(scope, seen)
+        scope.version = page.metadata.resource_version
+        scope.backoff.reset()
+        metrics.LIST_DURATION.labels(kind=self._kind).observe(loop.time() - started)
+
+    def _apply_listed(self, item: R, seen: set[str]) -> None:
+        if not self._namespaces.allows(item.metadata.namespace):
+            return
+        key = item.key
+        seen.add(key)
+        self._store(key, item)
+
+    def _drop_unseen(self, scope: _Scope, seen: set[str]) -> None:
+        in_scope = (key for key, obj in self._cache.items()
+                    if scope.namespace is None or obj.metadata.namespace == scope.namespace)
+        for key in [key for key in in_scope if key not in seen]:
+            self._remove(key)
+        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+
+    # --- watch ------------------------------------------------------------------------------
+    async def _watch(self, scope: _Scope) -> None:
+        """Apply watch events until the stream ends; a stream that gave nothing backs off."""
+        assert scope.version is not None
+        delivered = False
+        events = self._kube.watch(
+            self.resource, record=self._record, resource_version=scope.version,
+            namespace=scope.namespace, timeout_seconds=self._jittered_timeout(),
+            label_selector=self._label_selector, field_selector=self._field_selector,
+        )
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    metrics.WATCH_EVENTS.labels(kind=self._kind, type=event.type).inc()
+                    self._on_event(event.type, event.object)
+                    scope.version = event.object.metadata.resource_version or scope.version
+                    delivered = True
+        finally:
+            metrics.WATCH_RESTARTS.labels(kind=self._kind).inc()
+        if delivered:
+            scope.backoff.reset()
+        else:
+            await self._clock.sleep(scope.backoff.next())
+
+    def _jittered_timeout(self) -> int:
+        # Spread re-watches of many informers over time, as client-go does (timeout to twice it).
+        return int(self._watch_timeout * random.uniform(1.0, 2.0))  # noqa: S311
+
+    def _on_event(self, kind: str, obj: R) -> None:
+        if kind == "BOOKMARK" or not self._namespaces.allows(obj.metadata.namespace):
+            return
+        if kind == "DELETED":
+            self._remove(obj.key)
+        elif kind in {"ADDED", "MODIFIED"}:
+            self._store(obj.key, obj)
+        else:
+            log.warning("unknown watch event type", kind=self._kind, type=kind)
+            return
+        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+
+    # --- changes ----------------------------------------------------------------------------
+    def _store(self, key: str, new: R) -> None:
+        old = self._cache.get(key)
+        if old is not None and old.metadata.resource_version == new.metadata.resource_version:
+            return  # the same version again (a resumed watch or a re-list): nothing changed
+        self._cache[key] = new
+        self._notify("ADDED" if old is None else "MODIFIED", old, new)
+
+    def _remove(self, key: str) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._notify("DELETED", old, None)
+
+    def _notify(self, kind: EventType, old: R | None, new: R | None) -> None:
+        for handler in self._handlers:
+            try:
+                handler(kind, old, new)
+            except Exception:
+                log.exception("informer subscriber failed", kind=self._kind, event=kind)
