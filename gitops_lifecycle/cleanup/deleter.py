@@ -1,0 +1,188 @@
+"""The one path every cleanup deletion takes.
+
+DELETE with preconditions (uid and resourceVersion) so that a newer object with the same
+name, or a changed one, is never hit: the API server answers 409 instead, and the caller
+re-decides from the newer version. The precondition makes a live GET before deleting
+unnecessary, so one deletion is one request. Propagation is always explicit (Background: a
+Job's pods go with it). Dry-run changes nothing and reports; a token bucket caps the rate; a
+policy the blast-radius guard stopped deletes nothing; every deletion is counted, timed from
+the object's expiry, logged, and recorded as an aggregated Kubernetes Event.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiolimiter import AsyncLimiter
+
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.cleanup.decision import Delete
+from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
+from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
+from gitops_lifecycle.kube.records import ObjectMeta, Pod
+from gitops_lifecycle.kube.resources import PODS, Resource
+from gitops_lifecycle.settings import CleanupSettings
+
+log = logs.get("cleanup")
+
+
+class Outcome(enum.Enum):
+    """What became of one deletion attempt."""
+
+    DELETED = "deleted"
+    DRY_RUN = "dry_run"
+    GONE = "gone"
+    """404: someone else deleted it first."""
+    CONFLICT = "conflict"
+    """409: the object changed (or is a new one with the same name): re-decide."""
+    BLOCKED = "blocked"
+    """The blast-radius guard stopped this policy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An object a policy decided to delete, as it was when decided."""
+
+    resource: Resource
+    meta: ObjectMeta
+    decision: Delete
+
+
+class Recorder(Protocol):
+    """Where the Kubernetes Events about deletions go (aggregated by the implementation)."""
+
+    def deleted(self, target: Target, *, message: str) -> None: ...
+
+
+def count_cleaned(policy: str) -> None:
+    """Increment the seed's per-policy counter of deleted objects."""
+    if policy == "completedJobs":
+        metrics.JOBS_CLEANED.labels(type="completed").inc()
+    elif policy == "failedJobs":
+        metrics.JOBS_CLEANED.labels(type="failed").inc()
+    elif policy == "stuckPods":
+        metrics.STUCK_RESOURCES_CLEANED.inc()
+    elif policy == "events":
+        metrics.EVENTS_CLEANED.inc()
+    elif policy == "replicaSets":
+        metrics.REPLICASETS_CLEANED.inc()
+
+
+class Deleter:
+    """Deletes what the policies select: guarded, rate-limited, counted, recorded."""
+
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        settings: CleanupSettings,
+        clock: Clock,
+        recorder: Recorder,
+        guard: BlastRadiusGuard | None = None,
+    ) -> None:
+        self._kube = kube
+        self._settings = settings
+        self._clock = clock
+        self._recorder = recorder
+        self.guard = guard or BlastRadiusGuard(settings.blast_radius)
+        rate = settings.rate_limit
+        # A bucket of `burst` refilled at `perSecond`: bursts pass, the average is capped.
+        self._limiter = AsyncLimiter(rate.burst, rate.burst / rate.per_second)
+
+    def dry_run(self, policy: str) -> bool:
+        """Whether `policy` only reports (globally or by its own setting)."""
+        if self._settings.dry_run:
+            return True
+        policies = self._settings.controller.policies
+        return bool(getattr(policies, _FIELDS[policy]).dry_run)
+
+    async def delete(self, target: Target) -> Outcome:
+        """Delete `target` if it is still the object that was decided on."""
+        policy = target.decision.policy
+        if self.guard.blocked(policy):
+            return Outcome.BLOCKED
+        if self.dry_run(policy):
+            return self._report(target)
+        await self._limiter.acquire()
+        try:
+            await self._request(target)
+        except NotFoundError:
+            return self._skipped(target, Outcome.GONE)
+        except ConflictError:
+            return self._skipped(target, Outcome.CONFLICT)
+        except Exception:
+            metrics.CLEANUP_ERRORS.labels(operation=policy).inc()
+            raise
+        return self._done(target)
+
+    async def _request(self, target: Target) -> None:
+        meta = target.meta
+        version = meta.resource_version
+        grace = None
+        if target.resource == PODS:
+            version = await self._fail_pod(meta)
+            grace = 0
+        await self._kube.delete(
+            target.resource, meta.name, namespace=meta.namespace or None, uid=meta.uid,
+            resource_version=version, propagation_policy="Background",
+            grace_period_seconds=grace,
+        )
+
+    async def _fail_pod(self, meta: ObjectMeta) -> str:
+        """Set phase Failed before forcing, as the pod garbage collector does; guarded too."""
+        body = {
+            "metadata": {"uid": meta.uid, "resourceVersion": meta.resource_version},
+            "status": {"phase": "Failed"},
+        }
+        pod = await self._kube.patch(
+            PODS, meta.name, body, record=Pod, namespace=meta.namespace, subresource="status",
+        )
+        return pod.metadata.resource_version
+
+    def _done(self, target: Target) -> Outcome:
+        decision = target.decision
+        lag = max(0.0, self._clock.now() - decision.expired_at)
+        count_cleaned(decision.policy)
+        metrics.DELETION_LAG.labels(policy=decision.policy).observe(lag)
+        log.info(
+            "deleted", policy=decision.policy, kind=target.resource.kind, key=target.meta.key,
+            uid=target.meta.uid, why=decision.why, lag_seconds=round(lag, 3),
+        )
+        self._recorder.deleted(target, message=_message(target))
+        return Outcome.DELETED
+
+    def _report(self, target: Target) -> Outcome:
+        decision = target.decision
+        metrics.DRY_RUN.labels(policy=decision.policy).inc()
+        log.info(
+            "dry run: would delete", policy=decision.policy, kind=target.resource.kind,
+            key=target.meta.key, uid=target.meta.uid, why=decision.why,
+        )
+        return Outcome.DRY_RUN
+
+    def _skipped(self, target: Target, outcome: Outcome) -> Outcome:
+        reason = "already_gone" if outcome is Outcome.GONE else "changed"
+        metrics.SKIPPED.labels(policy=target.decision.policy, reason=reason).inc()
+        log.debug("not deleted", policy=target.decision.policy, key=target.meta.key,
+                  reason=reason)
+        return outcome
+
+
+_FIELDS = {
+    "completedJobs": "completed_jobs",
+    "failedJobs": "failed_jobs",
+    "stuckPods": "stuck_pods",
+    "events": "events",
+    "replicaSets": "replica_sets",
+}
+
+
+def _message(target: Target) -> str:
+    decision = target.decision
+    if decision.policy == "stuckPods":
+        return f"Force-deleted pod stuck Terminating ({decision.why})"
+    return f"Deleted by cleanup policy {decision.policy} ({decision.why})"
