@@ -33,7 +33,6 @@ EXIT_OTHER = 1
 _FLAGS = ("max_attempts", "base_delay", "max_delay", "backoff_multiplier", "jitter", "timeout",
           "attempt_timeout")
 
-log = logs.get("wait")
 
 
 def _module(check: str) -> ModuleType:
@@ -96,7 +95,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         policy = policy_for(settings, module.SERVICE, args)
         check: Check = module.build(args)
     except (NotRetryable, SettingsError) as exc:
-        log.error("cannot start", check=args.check, error=str(exc))
+        logs.get("wait").error("cannot start", check=args.check, error=str(exc))
         result = engine.Result(outcome=engine.NOT_RETRYABLE, error=exc)
         target = " ".join(str(v) for v in vars(args).get("addresses", []))
         emit(Summary.of(result, check=args.check, target=target), termination_log=termination_log)
@@ -108,7 +107,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _wait(check: Check, *, policy: RetryPolicy, name: str) -> engine.Result:
-    bound = log.bind(check=name, target=check.target)
+    # Bound here, not at import: structlog binds to the configuration current at bind time.
+    bound = logs.get("wait").bind(check=name, target=check.target)
     _announce(bound, policy)
     retry = engine.Retry(check.attempt, policy=policy, observer=_Reporter(bound))
     task = asyncio.ensure_future(retry.run())

@@ -1,0 +1,44 @@
+"""A small aiohttp application the `wait http` tests poll: `python http_app.py PORT [CERT KEY]`."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+
+from aiohttp import web
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "checks": {"database": {"up": True}}})
+
+
+async def starting(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "starting"}, status=503)
+
+
+async def moved(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/health")
+
+
+async def echo_header(request: web.Request) -> web.Response:
+    if request.headers.get("X-Token") != "letmein":
+        return web.Response(status=401)
+    return web.Response(text="welcome")
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/starting", starting)
+    app.router.add_get("/moved", moved)
+    app.router.add_get("/private", echo_header)
+    context = None
+    if len(sys.argv) > 2:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context,
+                print=None, handle_signals=True)
+
+
+if __name__ == "__main__":
+    main()
