@@ -57,6 +57,8 @@ class Recorder(Protocol):
 
     def deleted(self, target: Target, *, message: str) -> None: ...
 
+    def blocked(self, policy: str, *, message: str) -> None: ...
+
 
 def count_cleaned(policy: str) -> None:
     """Increment the seed's per-policy counter of deleted objects."""
@@ -87,7 +89,7 @@ class Deleter:
         self._kube = kube
         self._settings = settings
         self._clock = clock
-        self._recorder = recorder
+        self.recorder = recorder
         self.guard = guard or BlastRadiusGuard(settings.blast_radius)
         rate = settings.rate_limit
         # A bucket of `burst` refilled at `perSecond`: bursts pass, the average is capped.
@@ -152,7 +154,7 @@ class Deleter:
             "deleted", policy=decision.policy, kind=target.resource.kind, key=target.meta.key,
             uid=target.meta.uid, why=decision.why, lag_seconds=round(lag, 3),
         )
-        self._recorder.deleted(target, message=_message(target))
+        self.recorder.deleted(target, message=_message(target))
         return Outcome.DELETED
 
     def _report(self, target: Target) -> Outcome:

@@ -8,7 +8,9 @@ tool would re-create and re-run it. Deleting uses Background propagation: its po
 
 from __future__ import annotations
 
+from gitops_lifecycle import logs
 from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup.controller import CacheController
 from gitops_lifecycle.cleanup.decision import (
     BEING_DELETED,
     COMMON_REASONS,
@@ -21,8 +23,11 @@ from gitops_lifecycle.cleanup.decision import (
     seconds,
     timed,
 )
-from gitops_lifecycle.kube.records import Job
+from gitops_lifecycle.kube.records import Job, Object
+from gitops_lifecycle.kube.resources import JOBS
 from gitops_lifecycle.settings import CleanupSettings, JobPolicy
+
+log = logs.get("cleanup.jobs")
 
 COMPLETED = "completedJobs"
 FAILED = "failedJobs"
@@ -110,3 +115,26 @@ def finish_time(job: Job) -> float | None:
             if moment is not None:
                 return moment
     return seconds(job.status.completion_time)
+
+
+class JobsController(CacheController):
+    """Deletes finished Jobs at the moment their TTL runs out (their pods go with them)."""
+
+    name = "cleanup-jobs"
+    resource = JOBS
+    policies = POLICIES
+
+    async def judge(self, obj: Object) -> Decision:
+        """Decide from the cached Job alone."""
+        assert isinstance(obj, Job)
+        return decide(obj, self.clock.now(), self.settings)
+
+    def skipped(self, obj: Object, decision: Skip) -> None:
+        """Tell the user once per Job how to have a GitOps-managed Job cleaned up."""
+        if decision.reason == GITOPS_MANAGED:
+            log.info(
+                "finished Job is applied by a GitOps tool, which would re-create and re-run it "
+                "if it were deleted: set spec.ttlSecondsAfterFinished in Git instead (or "
+                "cleanup.controller.policies.jobs.includeGitopsManaged)",
+                key=obj.key, policy=decision.policy,
+            )

@@ -13,8 +13,11 @@ at once). Pods held only by finalizers are reported, never forced: force does no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from gitops_lifecycle import metrics
 from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup.controller import CacheController
 from gitops_lifecycle.cleanup.decision import (
     COMMON_REASONS,
     INVALID_ANNOTATION,
@@ -27,7 +30,10 @@ from gitops_lifecycle.cleanup.decision import (
     out_of_scope,
     seconds,
 )
-from gitops_lifecycle.kube.records import Node, Pod
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import KubeError, NotFoundError
+from gitops_lifecycle.kube.records import Node, Object, PersistentVolumeClaim, Pod
+from gitops_lifecycle.kube.resources import NODES, PODS, PVCS
 from gitops_lifecycle.settings import CleanupSettings, StuckPodsPolicy
 
 POLICY = "stuckPods"
@@ -178,3 +184,74 @@ def claims(pod: Pod) -> tuple[str, ...]:
         for volume in pod.spec.volumes or ()
         if volume.persistent_volume_claim is not None
     )
+
+
+RWO_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+
+
+class StuckPodsController(CacheController):
+    """Force-deletes pods stuck Terminating where that is safe; counts every stuck pod."""
+
+    name = "cleanup-stuck-pods"
+    resource = PODS
+    policies = (POLICY,)
+    quiet = frozenset({NOT_TERMINATING})
+
+    def __init__(self, *, kube: Kube, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kube = kube
+        self._stuck: set[str] = set()
+
+    async def judge(self, obj: Object) -> Decision:
+        """Decide from the cached pod, reading its node (and claims) live when that matters."""
+        assert isinstance(obj, Pod)
+        decision = decide(obj, self.clock.now(), self.settings)
+        if isinstance(decision, NeedsNode):
+            facts = await self._facts(obj, decision)
+            decision = decide(obj, self.clock.now(), self.settings, facts)
+        assert not isinstance(decision, NeedsNode)
+        return decision
+
+    def wants(self, new: Object | None) -> bool:
+        """Only terminating pods matter; every other pod change is ignored cheaply."""
+        return new is not None and bool(new.metadata.deletion_timestamp)
+
+    def observed(self, obj: Object) -> None:
+        """Keep the stuck-pods gauge in step with what was last seen."""
+        assert isinstance(obj, Pod)
+        if is_stuck(obj, self.clock.now(), self.settings.controller.policies.stuck_pods):
+            self._stuck.add(obj.key)
+        else:
+            self._stuck.discard(obj.key)
+        metrics.STUCK_PODS.set(len(self._stuck))
+
+    def forget(self, key: str) -> None:
+        """The pod is gone: it is no longer stuck."""
+        super().forget(key)
+        self._stuck.discard(key)
+        metrics.STUCK_PODS.set(len(self._stuck))
+
+    async def _facts(self, pod: Pod, need: NeedsNode) -> NodeFacts:
+        try:
+            node = await self._kube.get(NODES, need.node_name, record=Node)
+        except NotFoundError:
+            return NodeFacts(None)
+        except KubeError:
+            metrics.CLEANUP_ERRORS.labels(operation=POLICY).inc()
+            raise
+        if _not_ready_since(node) is None or not need.claims:
+            return NodeFacts(node)
+        return NodeFacts(node, uses_rwo_volume=await self._uses_rwo(pod, need.claims))
+
+    async def _uses_rwo(self, pod: Pod, claims: tuple[str, ...]) -> bool:
+        """Whether any claim is ReadWriteOnce; a claim that cannot be read counts as one."""
+        for claim in claims:
+            try:
+                pvc = await self._kube.get(
+                    PVCS, claim, record=PersistentVolumeClaim, namespace=pod.metadata.namespace
+                )
+            except NotFoundError:
+                return True
+            if RWO_MODES.intersection(pvc.spec.access_modes):
+                return True
+        return False

@@ -8,9 +8,12 @@ old. Anything the decision cannot confirm (no Deployment in the cache, no revisi
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup.controller import CacheController
 from gitops_lifecycle.cleanup.decision import (
     BEING_DELETED,
     COMMON_REASONS,
@@ -23,7 +26,9 @@ from gitops_lifecycle.cleanup.decision import (
     seconds,
     timed,
 )
-from gitops_lifecycle.kube.records import Deployment, OwnerReference, ReplicaSet
+from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.records import Deployment, Object, OwnerReference, ReplicaSet
+from gitops_lifecycle.kube.resources import REPLICASETS
 from gitops_lifecycle.settings import CleanupSettings
 
 POLICY = "replicaSets"
@@ -119,9 +124,70 @@ def revision(obj: ReplicaSet | Deployment) -> int | None:
         return None
 
 
-def controller_of(replica_set: ReplicaSet) -> OwnerReference | None:
+def controller_of(obj: Object) -> OwnerReference | None:
     """The ownerReference marked as the controller, if any."""
-    for ref in replica_set.metadata.owner_references or ():
-        if ref.controller:
-            return ref
-    return None
+    return obj.metadata.controller_ref()
+
+
+class ReplicaSetsController(CacheController):
+    """Deletes a Deployment's surplus old ReplicaSets; watches Deployments for context."""
+
+    name = "cleanup-replicasets"
+    resource = REPLICASETS
+    policies = (POLICY,)
+
+    def __init__(self, *, deployments: Informer[Deployment], **kwargs: Any) -> None:
+        self._owned: dict[str, set[str]] = defaultdict(set)
+        """Deployment uid → keys of the ReplicaSets it controls (the siblings index)."""
+        super().__init__(**kwargs)
+        self.informer.subscribe(self._index)
+        self.deployments = deployments
+        deployments.subscribe(self._on_deployment)
+
+    async def synced(self) -> None:
+        """Both caches: a decision needs the Deployment as well as its ReplicaSets."""
+        await self.informer.has_synced.wait()
+        await self.deployments.has_synced.wait()
+
+    async def judge(self, obj: Object) -> Decision:
+        """Decide from the cached ReplicaSet, its Deployment and its siblings."""
+        assert isinstance(obj, ReplicaSet)
+        owner = controller_of(obj)
+        deployment = None
+        siblings: list[ReplicaSet] = []
+        if owner is not None and owner.kind == "Deployment":
+            deployment = self.deployments.get(f"{obj.metadata.namespace}/{owner.name}")
+            siblings = self._siblings(owner.uid)
+        return decide(obj, self.clock.now(), self.settings,
+                      deployment=deployment, siblings=siblings)
+
+    def related(self, obj: Object) -> Iterable[str]:
+        """A new or changed revision can change which of its siblings are surplus."""
+        owner = controller_of(obj)
+        return list(self._owned.get(owner.uid, ())) if owner is not None else ()
+
+    def _siblings(self, owner_uid: str) -> list[ReplicaSet]:
+        found = (self.informer.get(key) for key in self._owned.get(owner_uid, ()))
+        return [rs for rs in found if isinstance(rs, ReplicaSet)]
+
+    def _index(self, kind: str, old: Object | None, new: Object | None) -> None:
+        for obj, present in ((old, False), (new, True)):
+            owner = controller_of(obj) if obj is not None else None
+            if obj is None or owner is None:
+                continue
+            keys = self._owned[owner.uid]
+            if present and kind != "DELETED":
+                keys.add(obj.key)
+            else:
+                keys.discard(obj.key)
+                if not keys:
+                    del self._owned[owner.uid]
+
+    def _on_deployment(
+        self, _kind: str, old: Deployment | None, new: Deployment | None
+    ) -> None:
+        deployment = new or old
+        if deployment is None or not self._primed:
+            return
+        for key in self._owned.get(deployment.metadata.uid, ()):
+            self.queue.add(key)

@@ -1,0 +1,184 @@
+"""What every cache-driven cleanup controller shares: timers, the safety-net sweep, the queue.
+
+An object is reconciled when it changes (informer subscription) and at the moment it expires
+(a timer the reconciler asks for by returning `RequeueAt`). Every `controller.interval` a
+sweep over the cache re-judges everything as a safety net; the first sweep, right after the
+caches have synced, is the only way objects present at start-up are acted on, so that the
+blast-radius guard sees them all at once (a bad TTL setting would otherwise delete the
+cluster's Jobs one object at a time). No controller LISTs: they read the informers' caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.cleanup.decision import Decision, Delete, Skip, Wait
+from gitops_lifecycle.cleanup.deleter import Deleter, Outcome, Target
+from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.kube.informer import EventType, Informer
+from gitops_lifecycle.kube.queue import DONE, ReconcileQueue, RequeueAt, Result
+from gitops_lifecycle.kube.records import Object
+from gitops_lifecycle.kube.resources import Resource
+from gitops_lifecycle.settings import CleanupSettings
+
+log = logs.get("cleanup")
+
+CONFLICT_RETRY = 1.0
+"""Seconds before re-deciding an object whose deletion hit a changed version (409)."""
+
+
+class CacheController(ABC):
+    """A `Component`: reconciles one resource's cached objects through the guarded deleter."""
+
+    name: str
+    resource: Resource
+    policies: tuple[str, ...]
+    quiet: frozenset[str] = frozenset()
+    """Skip reasons too common to count (every pod that is not terminating)."""
+
+    def __init__(
+        self,
+        *,
+        informer: Informer[Object],
+        deleter: Deleter,
+        settings: CleanupSettings,
+        clock: Clock,
+        workers: int = 4,
+    ) -> None:
+        self.informer = informer
+        self.deleter = deleter
+        self.settings = settings
+        self.clock = clock
+        self.queue: ReconcileQueue[str] = ReconcileQueue(
+            name=self.name, reconcile=self.reconcile, clock=clock, workers=workers
+        )
+        self._primed = False
+        self._skips: dict[str, tuple[str, str]] = {}
+        informer.subscribe(self._on_change)
+
+    # --- what each policy provides ----------------------------------------------------------
+    @abstractmethod
+    async def judge(self, obj: Object) -> Decision:
+        """Decide about `obj` now (reading live state where the policy needs it)."""
+
+    def related(self, obj: Object) -> Iterable[str]:  # noqa: ARG002 - a hook for subclasses
+        """Keys of other objects whose decision may change when `obj` changes."""
+        return ()
+
+    def wants(self, new: Object | None) -> bool:  # noqa: ARG002 - a hook for subclasses
+        """Whether a change is worth a reconcile (by default every change is)."""
+        return True
+
+    def forget(self, key: str) -> None:
+        """`key`'s object is gone: drop what the controller remembers about it."""
+        self._skips.pop(key, None)
+
+    def observed(self, obj: Object) -> None:  # noqa: B027 - optional hook
+        """A hook: a decision was just made about `obj`."""
+
+    # --- running ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Sweep once the caches are synced, then reconcile changes, expiries and sweeps."""
+        await self.synced()
+        self._primed = True
+        await self.sweep()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.queue.run(), name=self.queue.name)
+            group.create_task(self._sweep_periodically(), name=f"{self.name}:sweep")
+
+    async def synced(self) -> None:
+        """Wait for every cache this controller reads."""
+        await self.informer.has_synced.wait()
+
+    async def _sweep_periodically(self) -> None:
+        interval = self.settings.controller.interval
+        while True:
+            await self.clock.sleep(interval)
+            await self.sweep()
+
+    def _on_change(self, kind: EventType, old: Object | None, new: Object | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if kind == "DELETED":
+            self.forget(obj.key)
+        if not self._primed:
+            return  # the first sweep will judge everything in the cache at once
+        if self.wants(new):
+            self.queue.add(obj.key)
+        for key in self.related(obj):
+            self.queue.add(key)
+
+    # --- the safety-net sweep ---------------------------------------------------------------
+    async def sweep(self) -> None:
+        """Judge every cached object; enqueue what is due unless the guard stops the policy."""
+        started = time.perf_counter()
+        objects = list(self.informer.values())
+        due: dict[str, list[str]] = {policy: [] for policy in self.policies}
+        for obj in objects:
+            decision = await self._judge(obj)
+            if isinstance(decision, Delete):
+                due[decision.policy].append(obj.key)
+            elif isinstance(decision, Wait):
+                self.queue.add_at(obj.key, decision.until)
+        for policy, keys in due.items():
+            if self.deleter.guard.judge(policy, deleting=len(keys), total=len(objects)):
+                for key in keys:
+                    self.queue.add(key)
+            else:
+                self.blocked(policy, deleting=len(keys), total=len(objects))
+        elapsed = time.perf_counter() - started
+        for policy in self.policies:
+            metrics.CYCLE_DURATION.labels(policy=policy).observe(elapsed)
+            metrics.LAST_RUN.labels(policy=policy).set(self.clock.now())
+        log.info("sweep finished", controller=self.name, objects=len(objects),
+                 due={policy: len(keys) for policy, keys in due.items()},
+                 seconds=round(elapsed, 3))
+
+    def blocked(self, policy: str, *, deleting: int, total: int) -> None:
+        """The guard stopped `policy`'s sweep: say so where users look (an Event)."""
+        self.deleter.recorder.blocked(
+            policy,
+            message=f"Cleanup policy {policy} stopped: it would delete {deleting} of {total} "
+            f"{self.resource.plural}; fix the settings or set cleanup.blastRadius.confirmed",
+        )
+
+    async def _judge(self, obj: Object) -> Decision:
+        decision = await self.judge(obj)
+        self.observed(obj)
+        if isinstance(decision, Skip):
+            self._count_skip(obj, decision)
+        return decision
+
+    def _count_skip(self, obj: Object, decision: Skip) -> None:
+        """Count each object once per reason, however often it is looked at."""
+        seen = (obj.metadata.uid, decision.reason)
+        if self._skips.get(obj.key) == seen:
+            return
+        self._skips[obj.key] = seen
+        if decision.reason not in self.quiet:
+            metrics.SKIPPED.labels(policy=decision.policy, reason=decision.reason).inc()
+        self.skipped(obj, decision)
+
+    def skipped(self, obj: Object, decision: Skip) -> None:  # noqa: B027 - optional hook
+        """A hook: `obj` was skipped for a reason not seen for it before."""
+
+    # --- one key ----------------------------------------------------------------------------
+    async def reconcile(self, key: str) -> Result:
+        """Re-read `key` from the cache, re-decide, and delete it if it is due."""
+        obj = self.informer.get(key)
+        if obj is None:
+            return DONE
+        decision = await self._judge(obj)
+        if isinstance(decision, Wait):
+            return RequeueAt(decision.until)
+        if not isinstance(decision, Delete):
+            return DONE
+        outcome = await self.deleter.delete(Target(self.resource, obj.metadata, decision))
+        if outcome is Outcome.CONFLICT:
+            return RequeueAt(self.clock.now() + CONFLICT_RETRY)
+        return DONE
+
