@@ -30,6 +30,13 @@ from gitops_lifecycle.settings import CleanupSettings
 log = logs.get("cleanup")
 
 
+ALREADY_GONE = "already_gone"
+CHANGED = "changed"
+BLAST_RADIUS = "blast_radius_blocked"
+SKIP_REASONS = (ALREADY_GONE, CHANGED, BLAST_RADIUS)
+"""Reasons the deleter itself gives for not deleting what a policy selected."""
+
+
 class Outcome(enum.Enum):
     """What became of one deletion attempt."""
 
@@ -106,6 +113,7 @@ class Deleter:
         """Delete `target` if it is still the object that was decided on."""
         policy = target.decision.policy
         if self.guard.blocked(policy):
+            metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
             return Outcome.BLOCKED
         if self.dry_run(policy):
             return self._report(target)
@@ -167,7 +175,7 @@ class Deleter:
         return Outcome.DRY_RUN
 
     def _skipped(self, target: Target, outcome: Outcome) -> Outcome:
-        reason = "already_gone" if outcome is Outcome.GONE else "changed"
+        reason = ALREADY_GONE if outcome is Outcome.GONE else CHANGED
         metrics.SKIPPED.labels(policy=target.decision.policy, reason=reason).inc()
         log.debug("not deleted", policy=target.decision.policy, key=target.meta.key,
                   reason=reason)
