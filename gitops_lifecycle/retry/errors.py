@@ -17,3 +17,15 @@ class NotRetryable(WaitError):
 
 class DeadlineReached(WaitError):
     """No time is left for another attempt."""
+
+
+def caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether `error` or anything in its cause/context chain is one of `kinds`."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

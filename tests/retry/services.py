@@ -281,7 +281,8 @@ def mosquitto_config(directory: Path, port: int) -> Path:
     config = directory / "mosquitto.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
-        "persistence false\n"
+        # Run as ourselves: as root it would switch to `mosquitto`, who cannot read tmp_path.
+        f"persistence false\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
     )
     return config
 

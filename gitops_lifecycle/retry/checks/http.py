@@ -1,15 +1,163 @@
-"""Placeholder."""
+"""`wait http URL`: the expected status, and optionally a body pattern or JSON values."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from gitops_lifecycle.logs import redact_text
+from gitops_lifecycle.retry.checks import tlsfiles
+from gitops_lifecycle.retry.engine import describe
+from gitops_lifecycle.retry.errors import NotReady, NotRetryable
+
+if TYPE_CHECKING:
+    import argparse
+    import ssl
+
 NAME = "http"
 SERVICE = "http"
-HELP = "http"
+HELP = "an HTTP endpoint answers with the expected status (and body)"
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`URL` and what the answer must look like."""
+    parser.add_argument("url", metavar="URL")
+    parser.add_argument("--status", default="200-299",
+                        help="accepted codes and ranges, e.g. 200-299,301 (default 200-299)")
+    parser.add_argument("--body-regex", help="the body must match this regular expression")
+    parser.add_argument("--json", action="append", default=[], metavar="PATH=VALUE",
+                        dest="json_checks",
+                        help="a JSON body value, e.g. status=ok or checks.db[0].up=true")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE",
+                        dest="headers", help="request header (repeatable)")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--no-redirects", action="store_true",
+                        help="judge a redirect itself rather than following it")
+    tlsfiles.add_arguments(parser)
 
 
-def build(args):
-    raise NotImplementedError
+def parse_statuses(text: str) -> list[tuple[int, int]]:
+    """`200-299,301` as inclusive ranges."""
+    ranges = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise NotRetryable(f"--status {text!r}: expected codes and ranges like 200-299,301")
+        ranges.append((int(low), int(high or low)))
+    return ranges
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at a dotted path with [index] steps; KeyError when it is not there."""
+    value = document
+    for name, index in _STEP.findall(path.removeprefix("$").lstrip(".")):
+        try:
+            value = value[int(index)] if index else value[name]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise KeyError(path) from exc
+    return value
+
+
+def _expected(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclasses.dataclass
+class HttpCheck:
+    """One request per attempt, judged by status, then body."""
+
+    url: str
+    method: str
+    statuses: list[tuple[int, int]]
+    headers: dict[str, str]
+    body_regex: re.Pattern[str] | None
+    json_checks: list[tuple[str, Any]]
+    tls: ssl.SSLContext | None
+    follow_redirects: bool
+
+    @property
+    def target(self) -> str:
+        """The URL without credentials."""
+        return redact_text(self.url)
+
+    async def attempt(self, budget: float) -> None:
+        """Request, then judge the answer."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=budget)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
+                self.method, self.url, headers=self.headers, allow_redirects=self.follow_redirects,
+                ssl=self.tls if self.tls is not None else True,
+            ) as response:
+                body = await response.text(errors="replace")
+                self.judge(response.status, body)
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise NotRetryable(f"TLS verification failed: {describe(exc)}") from exc
+        except aiohttp.ClientError as exc:
+            raise NotReady(describe(exc)) from exc
+
+    def judge(self, status: int, body: str) -> None:
+        """Raise NotReady unless the status and body are as expected."""
+        if not any(low <= status <= high for low, high in self.statuses):
+            raise NotReady(f"HTTP {status}, expected {_ranges(self.statuses)}")
+        if self.body_regex is not None and not self.body_regex.search(body):
+            raise NotReady(f"body does not match {self.body_regex.pattern!r}")
+        if self.json_checks:
+            self._judge_json(body)
+
+    def _judge_json(self, body: str) -> None:
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise NotReady("body is not JSON") from exc
+        for path, wanted in self.json_checks:
+            try:
+                found = json_path(document, path)
+            except KeyError:
+                raise NotReady(f"JSON has no {path}") from None
+            if found != wanted:
+                raise NotReady(f"JSON {path} is {found!r}, expected {wanted!r}")
+
+
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+
+
+def build(args: argparse.Namespace) -> HttpCheck:
+    """The check for the URL and flags given."""
+    if not args.url.startswith(("http://", "https://")):
+        raise NotRetryable("expected an http:// or https:// URL")
+    try:
+        pattern = re.compile(args.body_regex) if args.body_regex else None
+    except re.error as exc:
+        raise NotRetryable(f"--body-regex: {exc}") from exc
+    tls = None
+    if args.url.startswith("https://") and (args.ca_file or args.insecure):
+        tls = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+    return HttpCheck(
+        url=args.url, method=args.method.upper(), statuses=parse_statuses(args.status),
+        headers=dict(_header(text) for text in args.headers), body_regex=pattern,
+        json_checks=[_json_check(text) for text in args.json_checks], tls=tls,
+        follow_redirects=not args.no_redirects,
+    )
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise NotRetryable(f"--header {name.strip()!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def _json_check(text: str) -> tuple[str, Any]:
+    path, sep, value = text.partition("=")
+    if not sep or not path:
+        raise NotRetryable(f"--json {text!r}: expected PATH=VALUE")
+    return path.strip(), _expected(value)

@@ -1,0 +1,79 @@
+"""`wait mqtt` against a real Mosquitto with a password file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.retry.services import (
+    MQTT_PASSWORD,
+    MQTT_USER,
+    finish,
+    free_port,
+    mosquitto_config,
+    run_wait,
+    start_mosquitto,
+    start_wait,
+    stop,
+    terminate_after_first_attempt,
+)
+
+pytestmark = pytest.mark.services
+FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
+
+
+@pytest.fixture
+def port():
+    return free_port()
+
+
+@pytest.fixture
+def config(tmp_path, port):
+    return mosquitto_config(tmp_path, port)
+
+
+@pytest.fixture
+def broker(config, port):
+    process = start_mosquitto(config, port)
+    yield process
+    stop(process)
+
+
+def url(port, user=MQTT_USER, password=MQTT_PASSWORD):
+    return f"mqtt://{user}:{password}@127.0.0.1:{port}"
+
+
+def test_ready_once_the_broker_comes_up_after_the_wait_started(config, port):
+    process = start_wait("mqtt", url(port), "--timeout", "20", *FAST)
+    time.sleep(1.5)
+    broker = start_mosquitto(config, port)
+    try:
+        waited = finish(process)
+    finally:
+        stop(broker)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.summary["attempts"] > 1
+
+
+def test_wrong_password_gives_up_at_the_first_answer(broker, port):
+    waited = run_wait("mqtt", url(port, password="not-it"), "--timeout", "20", *FAST)
+    assert (waited.returncode, waited.summary["attempts"]) == (2, 1), waited.stderr
+    assert "not-it" not in str(waited.summary) + waited.stderr
+
+
+def test_anonymous_is_refused_at_the_first_answer(broker, port):
+    waited = run_wait("mqtt", f"mqtt://127.0.0.1:{port}", "--timeout", "20", *FAST)
+    assert (waited.returncode, waited.summary["attempts"]) == (2, 1), waited.stderr
+
+
+def test_never_up_ends_with_124_at_the_deadline(port):
+    waited = run_wait("mqtt", url(port), "--timeout", "1.5", *FAST)
+    assert waited.returncode == 124
+    assert 1.5 <= float(waited.summary["duration_seconds"]) < 2.5
+
+
+def test_sigterm_ends_the_wait_with_a_summary(port):
+    waited = terminate_after_first_attempt(
+        start_wait("mqtt", url(port), "--timeout", "60", *FAST))
+    assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
