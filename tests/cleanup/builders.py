@@ -140,8 +140,8 @@ def deployment_dict(
     *,
     namespace: str = "default",
     revision: int = 5,
-    generation: int = 7,
-    observed: int = 7,
+    generation: int = 1,
+    observed: int = 1,
 ) -> dict[str, Any]:
     metadata = meta(name, namespace, generation=generation,
                     annotations={"deployment.kubernetes.io/revision": str(revision)})
