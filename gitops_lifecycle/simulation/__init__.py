@@ -1,0 +1,14 @@
+"""A simulated Kubernetes API server for tests, benchmarks, `simulate` and `demo`.
+
+It speaks the real API's HTTP semantics (discovery, LIST with chunks, WATCH with
+resourceVersions and bookmarks, preconditions, graceful deletion, finalizers, garbage
+collection) so that kubernetes-asyncio and kubectl accept it, and it adds what tests need:
+a controllable clock, fault injection, a request log and YAML scenarios.
+"""
+
+from gitops_lifecycle.simulation.cluster import SimulatedCluster
+from gitops_lifecycle.simulation.errors import ApiError
+from gitops_lifecycle.simulation.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.scenario import ScenarioError
+
+__all__ = ["ApiError", "Faults", "RequestRecord", "ScenarioError", "SimulatedCluster"]

@@ -1,0 +1,430 @@
+"""The verbs of the API: create, update, patch and delete with the real server's rules.
+
+This is where resourceVersion preconditions, generation, the status subresource, graceful
+deletion, finalizers and garbage collection through ownerReferences live.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_lifecycle.clock import Clock, format_time
+from gitops_lifecycle.simulation import errors, patching
+from gitops_lifecycle.simulation.resources import RESOURCES, ResourceType
+from gitops_lifecycle.simulation.store import Obj, Store, object_key
+
+FOREGROUND = "foregroundDeletion"
+_TERMINAL = frozenset({"Succeeded", "Failed"})
+_SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "generation", "name", "namespace")
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the real server's generateName uses
+
+CANONICAL: dict[str, ResourceType] = {}
+for _resource in RESOURCES:
+    CANONICAL.setdefault(_resource.store_key, _resource)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    """The parts of `DeleteOptions` the simulated server honours."""
+
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def parse(cls, body: dict[str, Any] | None, query: dict[str, str]) -> DeleteOptions:
+        """From a DELETE's JSON body and query string (the body wins)."""
+        body = body or {}
+        preconditions = body.get("preconditions") or {}
+        grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+        policy = body.get("propagationPolicy", query.get("propagationPolicy"))
+        orphan = body.get("orphanDependents", query.get("orphanDependents"))
+        if policy is None and orphan is not None:
+            policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise errors.bad_request(f"unsupported propagationPolicy {policy!r}")
+        dry_run = body.get("dryRun") or query.get("dryRun")
+        return cls(
+            grace_period_seconds=None if grace is None else int(grace),
+            propagation_policy=policy,
+            uid=preconditions.get("uid"),
+            resource_version=preconditions.get("resourceVersion"),
+            dry_run=bool(dry_run),
+        )
+
+
+def _spec_of(obj: Obj) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def _owner_uids(obj: Obj | None) -> set[str]:
+    if obj is None:
+        return set()
+    return {ref["uid"] for ref in obj["metadata"].get("ownerReferences") or () if "uid" in ref}
+
+
+class Registry:
+    """Applies API verbs to the store with the real API server's semantics."""
+
+    def __init__(self, *, store: Store, clock: Clock, strict_namespaces: bool = False) -> None:
+        self.store = store
+        self.clock = clock
+        self.strict_namespaces = strict_namespaces
+        self._by_uid: dict[str, tuple[str, str]] = {}
+        self._dependents: dict[str, set[tuple[str, str]]] = {}
+        self._terminating_namespaces: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
+        """The stored object, or 404."""
+        obj = self.store.get(rt.store_key, object_key(self._ns(rt, namespace), name))
+        if obj is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return obj
+
+    def by_uid(self, uid: str) -> Obj | None:
+        """The live object with this uid, if any."""
+        where = self._by_uid.get(uid)
+        return None if where is None else self.store.get(*where)
+
+    def _ns(self, rt: ResourceType, namespace: str | None) -> str | None:
+        return (namespace or "default") if rt.namespaced else None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None) -> Obj:
+        rv = self.store.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        meta = obj["metadata"]
+        key = object_key(meta.get("namespace"), meta["name"])
+        self.store.commit(rt.store_key, key, obj, rv=rv)
+        self._by_uid[meta["uid"]] = (rt.store_key, key)
+        self._reindex_owners(rt.store_key, key, old, obj)
+        return obj
+
+    def _reindex_owners(self, store: str, key: str, old: Obj | None, new: Obj | None) -> None:
+        before, after = _owner_uids(old), _owner_uids(new)
+        for uid in before - after:
+            self._dependents.get(uid, set()).discard((store, key))
+        for uid in after - before:
+            self._dependents.setdefault(uid, set()).add((store, key))
+
+    def create(
+        self, rt: ResourceType, body: Obj, *, namespace: str | None = None,
+        restore: bool = False, dry_run: bool = False,
+    ) -> Obj:
+        """Create an object: uid, creationTimestamp, generation 1, 409 if the name is taken.
+
+        With `restore`, status, creationTimestamp and a deletionTimestamp are kept as given,
+        the way seeding a scenario or restoring a backup needs them.
+        """
+        obj = {k: v for k, v in body.items() if k not in ("kind", "apiVersion")}
+        meta = self._place(rt, dict(obj.get("metadata") or {}), namespace)
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+            meta["name"] = meta["generateName"] + suffix
+        if not meta.get("name"):
+            raise errors.invalid(rt.kind, rt.group, "", "metadata.name",
+                                 "Required value: name or generateName is required")
+        key = object_key(meta.get("namespace"), meta["name"])
+        if self.store.get(rt.store_key, key) is not None:
+            raise errors.already_exists(rt.plural, rt.group, meta["name"])
+        kept = ("deletionTimestamp", "deletionGracePeriodSeconds") if restore else ()
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion",
+                      "uid", "generation"):
+            if field not in kept:
+                meta.pop(field, None)
+        meta["uid"] = str(uuid.uuid4())
+        if not restore or not meta.get("creationTimestamp"):
+            meta["creationTimestamp"] = format_time(self.clock.now())
+        if rt.generation:
+            meta["generation"] = 1
+        obj["metadata"] = meta
+        if rt.status and not restore:
+            obj.pop("status", None)
+        self._default_status(rt, obj)
+        if dry_run:
+            return obj
+        return self._commit(rt, obj, None)
+
+    def _place(self, rt: ResourceType, meta: Obj, namespace: str | None) -> Obj:
+        """Settle the namespace of a new object (none for cluster-scoped kinds)."""
+        if not rt.namespaced:
+            meta.pop("namespace", None)
+            return meta
+        if namespace and meta.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request("the namespace of the provided object does not match "
+                                     "the namespace sent on the request")
+        meta["namespace"] = namespace or meta.get("namespace") or "default"
+        self._check_namespace(meta["namespace"])
+        return meta
+
+    def _check_namespace(self, namespace: str) -> None:
+        if namespace in self._terminating_namespaces:
+            raise errors.ApiError(403, "Forbidden", f"unable to create new content in "
+                                  f"namespace {namespace} because it is being terminated")
+        if self.strict_namespaces and self.store.get("/namespaces", namespace) is None:
+            raise errors.not_found("namespaces", "", namespace)
+
+    def _default_status(self, rt: ResourceType, obj: Obj) -> None:
+        if rt.kind == "Pod" and not rt.group:
+            obj.setdefault("status", {}).setdefault("phase", "Pending")
+        elif rt.kind == "Namespace":
+            obj.setdefault("status", {}).setdefault("phase", "Active")
+
+    def replace(  # noqa: PLR0913 -- the parts of a PUT request
+        self, rt: ResourceType, body: Obj, *, namespace: str | None, name: str,
+        subresource: str | None = None, dry_run: bool = False,
+    ) -> Obj:
+        """PUT: 409 on a stale resourceVersion; the status subresource changes only status."""
+        current = self.get(rt, namespace, name)
+        new = {k: v for k, v in body.items() if k not in ("kind", "apiVersion")}
+        meta = new.get("metadata") or {}
+        if meta.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on "
+                f"the URL ({name})"
+            )
+        self._check_preconditions(rt, current, uid=meta.get("uid"),
+                                  resource_version=meta.get("resourceVersion"), stale=True)
+        if subresource == "status":
+            merged = {**current, "metadata": dict(current["metadata"])}
+            merged.pop("status", None)
+            if new.get("status") is not None:
+                merged["status"] = new["status"]
+        else:
+            merged = dict(new)
+            merged_meta = dict(meta)
+            for field in _SYSTEM_FIELDS:
+                merged_meta.pop(field, None)
+                if field in current["metadata"]:
+                    merged_meta[field] = current["metadata"][field]
+            merged["metadata"] = merged_meta
+            if rt.status:
+                merged.pop("status", None)
+                if "status" in current:
+                    merged["status"] = current["status"]
+        return self._write(rt, current, merged, dry_run=dry_run)
+
+    def patch(  # noqa: PLR0913 -- the parts of a PATCH request
+        self, rt: ResourceType, patch: Any, *, namespace: str | None, name: str,
+        content_type: str, subresource: str | None = None, dry_run: bool = False,
+    ) -> Obj:
+        """PATCH: the patched object goes through the same rules as an update."""
+        current = self.get(rt, namespace, name)
+        patched = patching.apply(current, patch, content_type)
+        return self.replace(rt, patched, namespace=namespace, name=name,
+                            subresource=subresource, dry_run=dry_run)
+
+    def _check_preconditions(
+        self, rt: ResourceType, current: Obj, *, uid: str | None,
+        resource_version: str | None, stale: bool = False,
+    ) -> None:
+        meta, name = current["metadata"], current["metadata"]["name"]
+        if uid and uid != meta["uid"]:
+            why = (f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                   f"{meta['uid']}")
+            raise errors.conflict(rt.plural, rt.group, name, why)
+        if resource_version and resource_version != meta["resourceVersion"]:
+            why = ("the object has been modified; please apply your changes to the latest "
+                   "version and try again") if stale else (
+                f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}")
+            raise errors.conflict(rt.plural, rt.group, name, why)
+
+    def _write(self, rt: ResourceType, current: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
+        meta, old_meta = new["metadata"], current["metadata"]
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+            if added:
+                raise errors.invalid(rt.kind, rt.group, old_meta["name"], "metadata.finalizers",
+                                     "Forbidden: no new finalizers can be added if the object "
+                                     "is being deleted")
+        if not meta.get("finalizers"):
+            meta.pop("finalizers", None)
+        if rt.generation and _spec_of(new) != _spec_of(current):
+            meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        if new == current or dry_run:
+            return current if new == current else new
+        obj = self._commit(rt, new, current)
+        if rt.kind != "Namespace" and self._releasable(obj):
+            return self._remove(rt, obj)
+        return obj
+
+    def _releasable(self, obj: Obj) -> bool:
+        meta = obj["metadata"]
+        return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers") and not \
+            meta.get("deletionGracePeriodSeconds")
+
+    # -- deleting --------------------------------------------------------------------------
+
+    def delete(
+        self, rt: ResourceType, *, namespace: str | None, name: str, options: DeleteOptions,
+    ) -> Obj:
+        """DELETE: preconditions, graceful deletion, finalizers and propagation."""
+        current = self.get(rt, namespace, name)
+        self._check_preconditions(rt, current, uid=options.uid,
+                                  resource_version=options.resource_version)
+        if options.dry_run:
+            return current
+        grace = self._grace(rt, current, options)
+        if current["metadata"].get("deletionTimestamp"):
+            return self._shorten(rt, current, grace)
+        policy = options.propagation_policy or (
+            "Orphan" if rt.orphan_by_default else "Background")
+        uid = current["metadata"]["uid"]
+        if policy == "Orphan":
+            self._orphan(uid)
+        finalizers = list(current["metadata"].get("finalizers") or ())
+        foreground = policy == "Foreground" and bool(self._dependents.get(uid))
+        if foreground:
+            finalizers.append(FOREGROUND)
+        if rt.kind == "Namespace":
+            return self._terminate_namespace(rt, current)
+        if grace == 0 and not finalizers:
+            return self._remove(rt, current)
+        obj = self._mark_deleted(rt, current, grace=grace, finalizers=finalizers)
+        if foreground:
+            self._delete_dependents(uid)
+        return obj
+
+    def _grace(self, rt: ResourceType, obj: Obj, options: DeleteOptions) -> int:
+        if rt.kind != "Pod" or rt.group:
+            return 0
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in _TERMINAL:
+            return 0
+        grace = options.grace_period_seconds
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds")
+        return max(int(30 if grace is None else grace), 0)
+
+    def _mark_deleted(
+        self, rt: ResourceType, current: Obj, *, grace: int, finalizers: list[str],
+    ) -> Obj:
+        meta = dict(current["metadata"])
+        meta["deletionTimestamp"] = format_time(self.clock.now() + grace)
+        meta["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            meta["finalizers"] = finalizers
+        if rt.generation:
+            meta["generation"] = int(meta.get("generation") or 0) + 1
+        return self._commit(rt, {**current, "metadata": meta}, current)
+
+    def _shorten(self, rt: ResourceType, current: Obj, grace: int) -> Obj:
+        """A second DELETE may only shorten a pod's remaining grace period."""
+        meta = current["metadata"]
+        if grace >= int(meta.get("deletionGracePeriodSeconds") or 0):
+            return current
+        obj = self._mark_deleted(rt, current, grace=grace,
+                                 finalizers=list(meta.get("finalizers") or ()))
+        return self._remove(rt, obj) if self._releasable(obj) else obj
+
+    def finish_pod(self, rt: ResourceType, pod: Obj) -> Obj | None:
+        """What the kubelet does once a pod's containers stopped: delete it with grace 0."""
+        meta = pod["metadata"]
+        if meta.get("finalizers"):
+            if meta.get("deletionGracePeriodSeconds"):
+                return self._mark_deleted(rt, pod, grace=0, finalizers=meta["finalizers"])
+            return pod
+        return self._remove(rt, pod)
+
+    def _remove(self, rt: ResourceType, current: Obj) -> Obj:
+        meta = current["metadata"]
+        key = object_key(meta.get("namespace"), meta["name"])
+        change = self.store.remove(rt.store_key, key, rv=self.store.next_rv())
+        if change is None:
+            return current
+        self._by_uid.pop(meta["uid"], None)
+        self._reindex_owners(rt.store_key, key, current, None)
+        self._delete_dependents(meta["uid"])
+        self._release_owners(current)
+        if meta.get("namespace") in self._terminating_namespaces:
+            self._finish_namespace(meta["namespace"])
+        return change.obj
+
+    # -- garbage collection ----------------------------------------------------------------
+
+    def _orphan(self, uid: str) -> None:
+        for store, key in sorted(self._dependents.pop(uid, set())):
+            dependent = self.store.get(store, key)
+            if dependent is not None:
+                self._drop_owner(CANONICAL[store], dependent, uid)
+
+    def _drop_owner(self, rt: ResourceType, dependent: Obj, uid: str) -> None:
+        refs = [ref for ref in dependent["metadata"].get("ownerReferences") or ()
+                if ref.get("uid") != uid]
+        meta = {**dependent["metadata"], "ownerReferences": refs}
+        if not refs:
+            del meta["ownerReferences"]
+        self._commit(rt, {**dependent, "metadata": meta}, dependent)
+
+    def _delete_dependents(self, uid: str) -> None:
+        """Background propagation: dependents whose owners are all gone are deleted."""
+        for store, key in sorted(self._dependents.get(uid, set())):
+            dependent = self.store.get(store, key)
+            if dependent is None or dependent["metadata"].get("deletionTimestamp"):
+                continue
+            rt = CANONICAL[store]
+            alive = _owner_uids(dependent) - {uid}
+            if any(self.by_uid(owner) is not None for owner in alive):
+                if self.by_uid(uid) is None:
+                    self._drop_owner(rt, dependent, uid)
+                continue
+            meta = dependent["metadata"]
+            self.delete(rt, namespace=meta.get("namespace"), name=meta["name"],
+                        options=DeleteOptions(propagation_policy="Background"))
+
+    def _release_owners(self, removed: Obj) -> None:
+        """Foreground deletion: an owner goes once its last dependent has gone."""
+        for uid in _owner_uids(removed):
+            owner = self.by_uid(uid)
+            if owner is None or FOREGROUND not in (owner["metadata"].get("finalizers") or ()):
+                continue
+            if self._dependents.get(uid):
+                continue
+            store, _ = self._by_uid[uid]
+            meta = dict(owner["metadata"])
+            meta["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
+            self._write(CANONICAL[store], owner, {**owner, "metadata": meta})
+
+    # -- namespaces ------------------------------------------------------------------------
+
+    def _terminate_namespace(self, rt: ResourceType, current: Obj) -> Obj:
+        name = current["metadata"]["name"]
+        meta = {**current["metadata"], "deletionTimestamp": format_time(self.clock.now()),
+                "deletionGracePeriodSeconds": 0}
+        obj = {**current, "metadata": meta, "spec": {"finalizers": ["kubernetes"]},
+               "status": {"phase": "Terminating"}}
+        obj = self._commit(rt, obj, current)
+        self._terminating_namespaces.add(name)
+        for store in list(CANONICAL):
+            rt_in = CANONICAL[store]
+            if not rt_in.namespaced:
+                continue
+            for obj_in in list(self.store.iterate(store, start="", rv=self.store.rv,
+                                                  prefix=f"{name}/")):
+                if not obj_in["metadata"].get("deletionTimestamp"):
+                    self.delete(rt_in, namespace=name, name=obj_in["metadata"]["name"],
+                                options=DeleteOptions(propagation_policy="Background"))
+        self._finish_namespace(name)
+        return self.store.get(rt.store_key, name) or obj
+
+    def _finish_namespace(self, name: str) -> None:
+        for store, rt in CANONICAL.items():
+            if rt.namespaced and next(
+                self.store.iterate(store, start="", rv=self.store.rv, prefix=f"{name}/"), None
+            ):
+                return
+        self._terminating_namespaces.discard(name)
+        namespace = self.store.get("/namespaces", name)
+        if namespace is not None:
+            self._remove(CANONICAL["/namespaces"], namespace)

@@ -1,0 +1,126 @@
+"""The kinds the simulated cluster serves: one table row per resource, no handler per kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+# Field selectors every resource supports, as the real server does.
+_META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_EVENT_FIELDS = frozenset({
+    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
+})
+_POD_FIELDS = frozenset({
+    "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+    "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+})
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: where it lives in the API and how the server treats it."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    status: bool = False  # has a status subresource
+    builtin: bool = True  # list items omit kind/apiVersion (custom resources keep them)
+    fields: frozenset[str] = frozenset()
+    orphan_by_default: bool = False  # default propagation is Orphan (batch/v1 Jobs)
+    storage: str = ""  # resources of several versions share one storage
+
+    @property
+    def api_version(self) -> str:
+        """`batch/v1`, or `v1` for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        """The lower-case kind, as discovery names it."""
+        return self.kind.lower()
+
+    @property
+    def list_kind(self) -> str:
+        """The kind of a list of these."""
+        return f"{self.kind}List"
+
+    @property
+    def store_key(self) -> str:
+        """Where the objects live: shared by every version of the same resource."""
+        return self.storage or f"{self.group}/{self.plural}"
+
+    @property
+    def field_labels(self) -> frozenset[str]:
+        """The field selector labels this resource supports."""
+        return _META_FIELDS | self.fields
+
+    @property
+    def generation(self) -> bool:
+        """Whether objects carry `metadata.generation` (kinds with a spec do)."""
+        return self.kind not in {"ConfigMap", "Secret", "Event", "Namespace", "Node"}
+
+
+RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
+                 status=True, fields=frozenset({"status.phase"})),
+    ResourceType("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), status=True,
+                 fields=frozenset({"spec.unschedulable"})),
+    ResourceType("", "v1", "pods", "Pod", short_names=("po",), status=True, fields=_POD_FIELDS),
+    ResourceType("", "v1", "services", "Service", short_names=("svc",), status=True),
+    ResourceType("", "v1", "secrets", "Secret", fields=frozenset({"type"})),
+    ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+    ResourceType("", "v1", "events", "Event", short_names=("ev",), fields=_EVENT_FIELDS),
+    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
+                 short_names=("pvc",), status=True),
+    ResourceType("batch", "v1", "jobs", "Job", status=True, orphan_by_default=True,
+                 fields=frozenset({"status.successful"})),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), status=True),
+    ResourceType("apps", "v1", "deployments", "Deployment", short_names=("deploy",),
+                 status=True),
+    ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), status=True,
+                 fields=frozenset({"status.replicas"})),
+    ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",),
+                 status=True),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",),
+                 fields=frozenset({"reason", "type", "reportingController", "regarding.kind",
+                                   "regarding.namespace", "regarding.name", "regarding.uid"})),
+    ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                 "CustomResourceDefinition", namespaced=False, short_names=("crd", "crds"),
+                 status=True),
+    ResourceType("gitops.io", "v1", "proxyconfigs", "ProxyConfig", status=True, builtin=False),
+    ResourceType("external-secrets.io", "v1", "externalsecrets", "ExternalSecret",
+                 short_names=("es",), status=True, builtin=False),
+    ResourceType("external-secrets.io", "v1beta1", "externalsecrets", "ExternalSecret",
+                 short_names=("es",), status=True, builtin=False),
+)
+
+BY_PATH: dict[tuple[str, str, str], ResourceType] = {
+    (r.group, r.version, r.plural): r for r in RESOURCES
+}
+BY_KIND: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
+
+# Group versions in the order discovery lists them; the first version is the preferred one.
+GROUP_VERSIONS: dict[str, list[str]] = {}
+for _resource in RESOURCES:
+    _versions = GROUP_VERSIONS.setdefault(_resource.group, [])
+    if _resource.version not in _versions:
+        _versions.append(_resource.version)
+
+
+class UnknownKindError(KeyError):
+    """No served resource has this apiVersion and kind."""
+
+
+def by_kind(api_version: str, kind: str) -> ResourceType:
+    """The resource of an `apiVersion` and `kind`."""
+    try:
+        return BY_KIND[api_version, kind]
+    except KeyError as exc:
+        raise UnknownKindError(f"the server does not serve {kind} in {api_version}") from exc

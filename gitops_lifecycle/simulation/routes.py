@@ -1,0 +1,319 @@
+"""The aiohttp application: URL layout of the Kubernetes API, verbs, and the request log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.simulation import discovery, errors, tables
+from gitops_lifecycle.simulation.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.paging import ListRequest, list_objects
+from gitops_lifecycle.simulation.registry import DeleteOptions, Registry
+from gitops_lifecycle.simulation.resources import BY_PATH, ResourceType
+from gitops_lifecycle.simulation.selectors import combine, field_matcher, label_matcher
+from gitops_lifecycle.simulation.store import Obj
+from gitops_lifecycle.simulation.watching import CLOSE, DROP, Watcher, WatchRequest
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_SUBRESOURCES = frozenset({"status", "eviction", "finalize"})
+_RECORD: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("request_record")
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON response encoded with msgspec."""
+    return web.Response(body=msgspec.json.encode(body), status=status,
+                        content_type="application/json")
+
+
+def present(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    """An object as a client of this resource's version sees it."""
+    return {"kind": rt.kind, "apiVersion": rt.api_version, **obj}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a resource URL names."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    watch: bool
+
+
+def _parse(group: str, version: str, parts: list[str]) -> Target | None:
+    watch = bool(parts) and parts[0] == "watch"
+    if watch:
+        parts = parts[1:]
+    namespace = None
+    if len(parts) >= 3 and parts[0] == "namespaces" and parts[2] not in _SUBRESOURCES:
+        namespace, parts = parts[1], parts[2:]
+    if not parts or len(parts) > 3:
+        return None
+    rt = BY_PATH.get((group, version, parts[0]))
+    if rt is None or (namespace is not None and not rt.namespaced):
+        return None
+    name = parts[1] if len(parts) > 1 else None
+    subresource = parts[2] if len(parts) > 2 else None
+    return Target(rt, namespace, name, subresource, watch)
+
+
+@dataclass
+class ApiServer:
+    """Serves the registry over HTTP as the Kubernetes API."""
+
+    registry: Registry
+    faults: Faults
+    clock: Clock
+    bookmark_interval: float = 60.0
+    requests: list[RequestRecord] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
+        app.router.add_get("/version", self._version)
+        app.router.add_get("/healthz", self._ok)
+        app.router.add_get("/readyz", self._ok)
+        app.router.add_get("/livez", self._ok)
+        app.router.add_route("*", "/api", self._core)
+        app.router.add_route("*", "/api/{version}", self._core)
+        app.router.add_route("*", "/api/{version}/{tail:.*}", self._core)
+        app.router.add_route("*", "/apis", self._groups)
+        app.router.add_route("*", "/apis/{group}", self._groups)
+        app.router.add_route("*", "/apis/{group}/{version}", self._groups)
+        app.router.add_route("*", "/apis/{group}/{version}/{tail:.*}", self._groups)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        record = RequestRecord(request.method, request.path, dict(request.query),
+                               time=self.clock.now())
+        self.requests.append(record)
+        _RECORD.set(record)
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
+        response: web.StreamResponse | None = self.faults.take(request)
+        if response is None:
+            try:
+                response = await handler(request)
+            except errors.ApiError as exc:
+                response = json_response(exc.status(), status=exc.code)
+            except web.HTTPException as exc:
+                body = errors.ApiError(exc.status, "NotFound" if exc.status == 404 else
+                                       "BadRequest", exc.reason).status()
+                response = json_response(body, status=exc.status)
+        if record.status is None:
+            record.status = response.status
+        return response
+
+    async def _version(self, _: web.Request) -> web.Response:
+        return json_response(discovery.version())
+
+    async def _ok(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _core(self, request: web.Request) -> web.StreamResponse:
+        version = request.match_info.get("version")
+        if version is None:
+            return json_response(discovery.core_versions())
+        return await self._resource(request, "", version)
+
+    async def _groups(self, request: web.Request) -> web.StreamResponse:
+        group, version = request.match_info.get("group"), request.match_info.get("version")
+        if group is None:
+            return json_response(discovery.group_list())
+        if version is None:
+            return _or_404(discovery.group(group), request)
+        return await self._resource(request, group, version)
+
+    async def _resource(self, request: web.Request, group: str, version: str) -> \
+            web.StreamResponse:
+        tail = request.match_info.get("tail", "")
+        parts = [part for part in tail.split("/") if part]
+        if not parts:
+            return _or_404(discovery.resource_list(group, version), request)
+        target = _parse(group, version, parts)
+        if target is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested "
+                                  "resource")
+        if target.name is None:
+            return await self._collection(request, target)
+        return await self._object(request, target)
+
+    # -- collections -----------------------------------------------------------------------
+
+    def _matcher(self, rt: ResourceType, query: Any) -> Any:
+        return combine(label_matcher(query.get("labelSelector")),
+                       field_matcher(query.get("fieldSelector"), rt.field_labels))
+
+    async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt, query = target.rt, request.query
+        method = request.method
+        if method == "GET" and (target.watch or flag(query, "watch")):
+            return await self._watch(request, target)
+        if method == "GET":
+            listed = list_objects(self.registry.store, rt, ListRequest(
+                namespace=target.namespace, match=self._matcher(rt, query),
+                limit=int(query.get("limit") or 0), continue_token=query.get("continue"),
+                resource_version=query.get("resourceVersion"),
+                resource_version_match=query.get("resourceVersionMatch"),
+            ))
+            if tables.wanted(request):
+                return json_response(tables.table(rt, listed, self.clock.now()))
+            return json_response(listed)
+        if method == "POST":
+            body = await _body(request)
+            obj = self.registry.create(rt, body, namespace=target.namespace,
+                                       dry_run=_dry_run(query))
+            return json_response(present(rt, obj), status=201)
+        if method == "DELETE":
+            return await self._delete_collection(request, target)
+        raise errors.method_not_allowed(f"{method} is not supported on a collection")
+
+    async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        rt = target.rt
+        options = DeleteOptions.parse(await _body(request, optional=True), dict(request.query))
+        listed = list_objects(self.registry.store, rt, ListRequest(
+            namespace=target.namespace, match=self._matcher(rt, request.query)))
+        deleted = []
+        for obj in listed["items"]:
+            meta = obj["metadata"]
+            try:
+                deleted.append(self.registry.delete(
+                    rt, namespace=meta.get("namespace"), name=meta["name"], options=options))
+            except errors.ApiError as exc:
+                if exc.code != 404:
+                    raise
+        listed["items"] = deleted
+        listed["metadata"] = {"resourceVersion": str(self.registry.store.rv)}
+        return json_response(listed)
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt, query = target.rt, request.query
+        bookmarks = flag(query, "allowWatchBookmarks")
+        watcher = Watcher(store=self.registry.store, rt=rt, request=WatchRequest(
+            namespace=target.namespace, match=self._matcher(rt, query),
+            resource_version=query.get("resourceVersion"), bookmarks=bookmarks,
+            present=(lambda obj: tables.row_table(obj, self.clock.now()))
+            if tables.wanted(request) else None,
+        ))
+        watcher.start()
+        self.faults.watchers.add(watcher)
+        try:
+            return await self._stream(request, watcher, query, bookmarks=bookmarks)
+        finally:
+            watcher.stop()
+            self.faults.watchers.discard(watcher)
+
+    async def _stream(
+        self, request: web.Request, watcher: Watcher, query: Any, *, bookmarks: bool,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        _RECORD.get().status = 200
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(query.get("timeoutSeconds") or 1800)
+        while (remaining := deadline - loop.time()) > 0:
+            wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
+            try:
+                line = await asyncio.wait_for(watcher.queue.get(), wait)
+            except TimeoutError:
+                if bookmarks and loop.time() < deadline:
+                    await response.write(watcher.bookmark())
+                continue
+            batch = [line]
+            while not watcher.queue.empty() and batch[-1] not in (CLOSE, DROP):
+                batch.append(watcher.queue.get_nowait())
+            ending = batch[-1] if batch[-1] in (CLOSE, DROP) else None
+            lines = [item for item in batch if item is not CLOSE and item is not DROP]
+            if lines:
+                await response.write(b"".join(lines))
+            if ending is DROP:
+                if request.transport is not None:
+                    request.transport.close()
+                return response
+            if ending is CLOSE:
+                break
+        else:
+            if bookmarks:
+                await response.write(watcher.bookmark())
+        await response.write_eof()
+        return response
+
+    # -- single objects --------------------------------------------------------------------
+
+    async def _object(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt, name, sub = target.rt, target.name, target.subresource
+        assert name is not None
+        namespace, method, query = target.namespace, request.method, request.query
+        if sub is not None and (sub not in _SUBRESOURCES or
+                                (sub == "status" and not rt.status)):
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested "
+                                  "resource")
+        if sub == "eviction":
+            return await self._evict(request, target)
+        if method == "GET":
+            return json_response(present(rt, self.registry.get(rt, namespace, name)))
+        if method == "PUT":
+            obj = self.registry.replace(rt, await _body(request), namespace=namespace,
+                                        name=name, subresource=sub, dry_run=_dry_run(query))
+            return json_response(present(rt, obj))
+        if method == "PATCH":
+            obj = self.registry.patch(
+                rt, await _body(request), namespace=namespace, name=name,
+                content_type=request.headers.get("Content-Type", ""), subresource=sub,
+                dry_run=_dry_run(query))
+            return json_response(present(rt, obj))
+        if method == "DELETE":
+            options = DeleteOptions.parse(await _body(request, optional=True), dict(query))
+            obj = self.registry.delete(rt, namespace=namespace, name=name, options=options)
+            return json_response(present(rt, obj))
+        raise errors.method_not_allowed(f"{method} is not supported on an object")
+
+    async def _evict(self, request: web.Request, target: Target) -> web.Response:
+        """The eviction subresource: a DELETE with the eviction's options (no budgets)."""
+        if request.method != "POST":
+            raise errors.method_not_allowed("eviction only supports create")
+        body = await _body(request)
+        options = DeleteOptions.parse(body.get("deleteOptions"), {})
+        assert target.name is not None
+        self.registry.delete(target.rt, namespace=target.namespace, name=target.name,
+                             options=options)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, status=201)
+
+
+async def _body(request: web.Request, *, optional: bool = False) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return None
+        raise errors.bad_request("the request body is empty")
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise errors.bad_request(f"the body of the request is not JSON: {exc}") from exc
+
+
+def flag(query: Any, name: str) -> bool:
+    """A boolean query parameter (`1`, `true`, `True`)."""
+    return str(query.get(name, "")).lower() in ("1", "true")
+
+
+def _dry_run(query: Any) -> bool:
+    return bool(query.get("dryRun"))
+
+
+def _or_404(body: dict[str, Any] | None, request: web.Request) -> web.Response:
+    if body is None:
+        raise errors.ApiError(404, "NotFound", f"the server could not find the requested "
+                              f"resource ({request.path})")
+    return json_response(body)

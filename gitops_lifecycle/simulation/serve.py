@@ -1,0 +1,39 @@
+"""`gitops-lifecycle simulate`: the simulated cluster on its own, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.simulation.cluster import SimulatedCluster
+from gitops_lifecycle.simulation.scenario import ScenarioError
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Serve until a signal; print where, and where the kubeconfig went."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sim = SimulatedCluster(clock=SimClock(speed=args.speed))
+    if args.scenario is not None:
+        try:
+            seeded = sim.load_scenario(args.scenario)
+        except (OSError, ScenarioError) as exc:
+            print(f"gitops-lifecycle simulate: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+        print(f"seeded {len(seeded)} objects from {args.scenario}")  # noqa: T201
+    await sim.start(port=args.port)
+    print(f"simulated Kubernetes API at {sim.url}", flush=True)  # noqa: T201
+    if args.kubeconfig_out is not None:
+        path = sim.write_kubeconfig(args.kubeconfig_out)
+        print(f"kubeconfig: {path}  (kubectl --kubeconfig {path} get pods -A)",  # noqa: T201
+              flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+    return 0

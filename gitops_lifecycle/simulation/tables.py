@@ -1,0 +1,71 @@
+"""Server-side printing (`as=Table`), which kubectl asks for when it prints objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gitops_lifecycle.clock import parse_time
+from gitops_lifecycle.simulation.resources import ResourceType
+
+_COLUMNS = [
+    {"name": "Name", "type": "string", "format": "name", "priority": 0,
+     "description": "Name must be unique within a namespace."},
+    {"name": "Status", "type": "string", "format": "", "priority": 0,
+     "description": "Phase, or Terminating while the object is being deleted."},
+    {"name": "Age", "type": "string", "format": "", "priority": 0,
+     "description": "Time since the object was created."},
+]
+
+
+def wanted(request: web.Request) -> bool:
+    """Whether the client asked for a Table (kubectl does)."""
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+def human_age(seconds: float) -> str:
+    """An age the way kubectl prints it: 45s, 3m20s, 5h, 3d4h, 400d."""
+    seconds = max(int(seconds), 0)
+    # (below this many seconds: big unit and its size, small unit and its size), as kubectl
+    steps = ((120, "s", 1, "", 1), (600, "m", 60, "s", 1), (3 * 3600, "m", 60, "", 1),
+             (8 * 3600, "h", 3600, "m", 60), (48 * 3600, "h", 3600, "", 1),
+             (8 * 86400, "d", 86400, "h", 3600))
+    for limit, big, size, small, small_size in steps:
+        if seconds < limit:
+            text = f"{seconds // size}{big}"
+            rest = (seconds % size) // small_size if small else 0
+            return f"{text}{rest}{small}" if rest else text
+    return f"{seconds // 86400}d"
+
+
+def _status(obj: dict[str, Any]) -> str:
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    status = obj.get("status") or {}
+    if phase := status.get("phase"):
+        return str(phase)
+    conditions = [c.get("type") for c in status.get("conditions") or ()
+                  if c.get("status") == "True"]
+    return ",".join(str(c) for c in conditions)
+
+
+def _row(obj: dict[str, Any], now: float) -> dict[str, Any]:
+    meta = obj["metadata"]
+    created = parse_time(meta.get("creationTimestamp")) or now
+    partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+    return {"cells": [meta["name"], _status(obj), human_age(now - created)], "object": partial}
+
+
+def table(rt: ResourceType, listed: dict[str, Any], now: float) -> dict[str, Any]:
+    """A list response as a Table."""
+    del rt
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": listed["metadata"],
+            "columnDefinitions": _COLUMNS, "rows": [_row(o, now) for o in listed["items"]]}
+
+
+def row_table(obj: dict[str, Any], now: float) -> dict[str, Any]:
+    """One watched object as a Table of one row, as kubectl's `get -w` expects."""
+    meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+            "columnDefinitions": _COLUMNS, "rows": [_row(obj, now)]}

@@ -1,0 +1,131 @@
+"""WATCH: a stream of changes from a resourceVersion, with bookmarks, timeouts and 410s.
+
+A watch from resourceVersion 0 (or none) starts with synthetic ADDED events for the current
+state; a watch from an older resourceVersion replays the history after it, or gets a 410
+ERROR event when the history no longer reaches back that far, as the real server does.
+With a selector, an object that stops matching arrives as DELETED and one that starts
+matching as ADDED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from gitops_lifecycle.simulation.resources import ResourceType
+from gitops_lifecycle.simulation.selectors import Matcher
+from gitops_lifecycle.simulation.store import ADDED, DELETED, MODIFIED, Change, Obj, Store
+
+BOOKMARK, ERROR = "BOOKMARK", "ERROR"
+CLOSE, DROP = b"close", b"drop"  # sentinels: end the stream cleanly, or cut the connection
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    """What a WATCH asks for."""
+
+    namespace: str | None = None
+    match: Matcher | None = None
+    resource_version: str | None = None
+    bookmarks: bool = False
+    present: Callable[[Obj], dict[str, Any]] | None = None  # e.g. as a Table for kubectl
+
+
+def event_bytes(kind: str, obj: dict[str, Any]) -> bytes:
+    """One line of the stream."""
+    return msgspec.json.encode({"type": kind, "object": obj}) + b"\n"
+
+
+def too_old(rv: int, floor: int) -> bytes:
+    """The ERROR event of a watch whose resourceVersion the history no longer reaches."""
+    status = {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": f"too old resource version: {rv} ({floor})", "reason": "Expired",
+        "code": 410,
+    }
+    return event_bytes(ERROR, status)
+
+
+class Watcher:
+    """One open watch: translates the store's changes into its queue of encoded events."""
+
+    def __init__(self, *, store: Store, rt: ResourceType, request: WatchRequest) -> None:
+        self._store = store
+        self._rt = rt
+        self._request = request
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _present(self, obj: Obj) -> dict[str, Any]:
+        if self._request.present is not None:
+            return self._request.present(obj)
+        return {"kind": self._rt.kind, "apiVersion": self._rt.api_version, **obj}
+
+    def _translate(self, change: Change) -> str | None:
+        namespace = self._request.namespace
+        if namespace and self._rt.namespaced and change.obj["metadata"].get("namespace") != \
+                namespace:
+            return None
+        match = self._request.match
+        if match is None:
+            return change.type
+        now = change.type != DELETED and match(change.obj)
+        before = change.old is not None and match(change.old)
+        if change.type == MODIFIED:
+            return MODIFIED if now and before else ADDED if now else DELETED if before else None
+        if change.type == ADDED:
+            return ADDED if now else None
+        return DELETED if before else None
+
+    def _encode(self, change: Change) -> bytes | None:
+        kind = self._translate(change)
+        if kind is None:
+            return None
+        if self._request.present is not None:
+            return event_bytes(kind, self._present(change.obj))
+        cache = f"{kind}|{self._rt.api_version}"
+        line = change.encoded.get(cache)
+        if line is None:
+            line = change.encoded[cache] = event_bytes(kind, self._present(change.obj))
+        return line
+
+    def _offer(self, change: Change) -> None:
+        line = self._encode(change)
+        if line is not None:
+            self.queue.put_nowait(line)
+
+    def start(self) -> None:
+        """Queue the initial events and follow the store (no await: nothing slips between)."""
+        store, rt, text = self._store, self._rt, self._request.resource_version
+        if text in (None, "", "0"):
+            prefix = f"{self._request.namespace}/" if rt.namespaced and \
+                self._request.namespace else ""
+            match = self._request.match
+            for obj in store.iterate(rt.store_key, start="", rv=store.rv, prefix=prefix):
+                if match is None or match(obj):
+                    self.queue.put_nowait(event_bytes(ADDED, self._present(obj)))
+        else:
+            rv = int(text)
+            if rv < store.floor:
+                self.queue.put_nowait(too_old(rv, store.floor))
+                self.queue.put_nowait(CLOSE)
+                return
+            for change in store.changes_after(rt.store_key, rv):
+                self._offer(change)
+        self._unsubscribe = store.subscribe(rt.store_key, self._offer)
+
+    def stop(self) -> None:
+        """Stop following the store."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def bookmark(self) -> bytes:
+        """A BOOKMARK at the current resourceVersion (safe: the queue is empty)."""
+        obj = {"kind": self._rt.kind, "apiVersion": self._rt.api_version,
+               "metadata": {"resourceVersion": str(self._store.rv)}}
+        return event_bytes(BOOKMARK, obj)

@@ -1,0 +1,27 @@
+"""A simulated cluster and a kubernetes-asyncio client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client, config
+
+from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.simulation import SimulatedCluster
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatedCluster]:
+    async with SimulatedCluster(clock=SimClock(start=1_700_000_000.0)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def api(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[client.ApiClient]:
+    configuration = client.Configuration()
+    await config.load_kube_config(str(sim.write_kubeconfig(tmp_path / "kubeconfig")),
+                                  client_configuration=configuration)
+    async with client.ApiClient(configuration) as api_client:
+        yield api_client

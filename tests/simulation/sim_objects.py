@@ -1,0 +1,32 @@
+"""Small valid objects for the simulated cluster's tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def job(name: str, namespace: str = "default", **extra: Any) -> dict[str, Any]:
+    """A minimal valid Job."""
+    body: dict[str, Any] = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                       "restartPolicy": "Never"}}},
+    }
+    body.update(extra)
+    return body
+
+
+def pod(name: str, namespace: str = "default", node: str | None = "node-1",
+        **extra: Any) -> dict[str, Any]:
+    """A minimal valid Pod, scheduled on `node`."""
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    body: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
+        "spec": spec, "status": {"phase": "Running"},
+    }
+    body.update(extra)
+    return body
