@@ -239,11 +239,18 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 
 
 def _watch_event(record: type[R], line: bytes) -> WatchEvent[R]:
-    event: WatchEvent[R] = decode(WatchEvent[record], line)  # type: ignore[valid-type]
-    if event.type == "ERROR":
-        status = decode(WatchEvent[Status], line).object
-        raise for_status(status.code or 500, status.reason, status.message, line)
-    return event
+    # One decode on the hot path; only a line that is an ERROR (its object a Status, which
+    # may not fit the record) is decoded a second time.
+    try:
+        event: WatchEvent[R] = decode(WatchEvent[record], line)  # type: ignore[valid-type]
+    except InvalidResponseError:
+        if b'"ERROR"' not in line:
+            raise
+    else:
+        if event.type != "ERROR":
+            return event
+    status = decode(WatchEvent[Status], line).object
+    raise for_status(status.code or 500, status.reason, status.message, line)
 
 
 def _error(response: aiohttp.ClientResponse, body: bytes) -> APIError:

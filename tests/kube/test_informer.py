@@ -1,0 +1,279 @@
+"""The informer against the simulated cluster: list, watch, resume, re-list, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from itertools import count
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.health import Health
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.records import Job, Pod
+from gitops_lifecycle.kube.resources import JOBS, PODS
+from gitops_lifecycle.settings import KubernetesSettings, NamespaceScope
+from gitops_lifecycle.simulation import SimulatedCluster
+
+pytestmark = pytest.mark.looptime
+
+_names = count()
+
+
+def job(name: str, namespace: str = "default", **labels: str) -> dict[str, object]:
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+def pod(name: str, namespace: str = "default") -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatedCluster]:
+    cluster = SimulatedCluster(clock=SimClock(), bookmark_interval=5, kubelet=False)
+    await cluster.start()
+    yield cluster
+    await cluster.stop()
+
+
+@pytest.fixture
+async def kube(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[Kube]:
+    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
+    async with Kube.from_settings(KubernetesSettings(kubeconfig=path, qps=1000, burst=1000)) as k:
+        yield k
+
+
+class Recorder:
+    """Every change an informer reported, as (type, key, resourceVersion)."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, str, str]] = []
+
+    def __call__(self, kind: str, old: Job | None, new: Job | None) -> None:
+        obj = new or old
+        assert obj is not None
+        self.changes.append((kind, obj.key, obj.metadata.resource_version))
+
+    def of(self, kind: str) -> list[str]:
+        return [key for change, key, _ in self.changes if change == kind]
+
+
+@asynccontextmanager
+async def running(informer: Informer[Job]) -> AsyncIterator[Recorder]:
+    recorder = Recorder()
+    informer.subscribe(recorder)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.has_synced.wait(), 30)
+        yield recorder
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+def jobs_informer(kube: Kube, **options: object) -> Informer[Job]:
+    return Informer(kube=kube, resource=JOBS, record=Job, **options)  # type: ignore[arg-type]
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def job_watches(sim: SimulatedCluster) -> list[dict[str, str]]:
+    return [r.query for r in sim.requests if r.watch and "/jobs" in r.path]
+
+
+async def test_initial_list_follows_continue_in_pages_of_500(sim, kube):
+    for i in range(1203):
+        sim.create(job(f"job-{i}"))
+    async with running(jobs_informer(kube)) as recorder:
+        assert len(recorder.of("ADDED")) == 1203
+    lists = [r.query for r in sim.requests if "/jobs" in r.path and not r.watch]
+    assert [q.get("limit") for q in lists] == ["500", "500", "500"]
+    assert "continue" not in lists[0]
+    assert all(q.get("continue") for q in lists[1:])
+
+
+async def test_the_cache_holds_every_object_under_its_namespace_and_name(sim, kube):
+    sim.create(job("a", "ns1"))
+    sim.create(job("b", "ns2"))
+    informer = jobs_informer(kube)
+    async with running(informer):
+        assert sorted(j.key for j in informer.values()) == ["ns1/a", "ns2/b"]
+        assert informer.get("ns1/a") is not None
+        assert informer.get("ns2/a") is None
+        assert len(informer) == 2
+
+
+async def test_watch_events_reach_the_cache_and_subscribers(sim, kube):
+    informer = jobs_informer(kube)
+    async with running(informer) as recorder:
+        sim.create(job("a"))
+        await until(lambda: "default/a" in informer)
+        sim.patch("batch/v1", "Job", "a", {"metadata": {"labels": {"x": "y"}}}, namespace="default")
+        await until(lambda: informer.get("default/a").metadata.labels == {"x": "y"})
+        sim.delete("batch/v1", "Job", "a", namespace="default")
+        await until(lambda: "default/a" not in informer)
+    assert [kind for kind, _, _ in recorder.changes] == ["ADDED", "MODIFIED", "DELETED"]
+
+
+async def test_a_dropped_watch_resumes_from_the_last_version_without_losses_or_duplicates(
+        sim, kube):
+    informer = jobs_informer(kube)
+    async with running(informer) as recorder:
+        sim.create(job("a"))
+        await until(lambda: "default/a" in informer)
+        last_seen = informer.get("default/a").metadata.resource_version
+        assert sim.faults.drop_watches() == 1
+        sim.create(job("b"))
+        sim.patch("batch/v1", "Job", "a", {"metadata": {"labels": {"x": "y"}}}, namespace="default")
+        await until(lambda: "default/b" in informer and informer.get("default/a").metadata.labels)
+    assert job_watches(sim)[-1]["resourceVersion"] == last_seen
+    assert len(recorder.changes) == len(set(recorder.changes)) == 3
+    assert [kind for kind, _, _ in recorder.changes] == ["ADDED", "ADDED", "MODIFIED"]
+    assert not [r for r in sim.requests if "/jobs" in r.path and not r.watch][1:], "no re-list"
+
+
+async def test_gone_relists_and_reports_objects_deleted_meanwhile(sim, kube):
+    for name in ("keep", "gone"):
+        sim.create(job(name))
+    informer = jobs_informer(kube)
+    relists = sample("gitops_informer_relists_total", {"kind": "Job"})
+    async with running(informer) as recorder:
+        # Nothing runs between these lines: the informer cannot see the delete.
+        sim.faults.drop_watches()
+        sim.delete("batch/v1", "Job", "gone", namespace="default")
+        sim.create(job("new"))
+        sim.faults.compact()
+        await until(lambda: "default/new" in informer)
+        assert "default/gone" not in informer
+        assert "default/keep" in informer
+    assert recorder.of("DELETED") == ["default/gone"]
+    assert sorted(recorder.of("ADDED")) == ["default/gone", "default/keep", "default/new"]
+    assert sample("gitops_informer_relists_total", {"kind": "Job"}) == relists + 1
+
+
+async def test_an_expired_continue_token_restarts_the_list_from_the_start(sim, kube):
+    for i in range(5):
+        sim.create(job(f"job-{i}"))
+    informer = jobs_informer(kube, page_size=2)
+    expired = False
+
+    def expire_after_the_first_page(kind: str, old: Job | None, new: Job | None) -> None:
+        nonlocal expired
+        if not expired:
+            expired = True
+            sim.faults.expire_continue_tokens()
+            sim.delete("batch/v1", "Job", "job-0", namespace="default")
+
+    informer.subscribe(expire_after_the_first_page)
+    async with running(informer) as recorder:
+        assert sorted(informer.get(f"default/job-{i}") is not None for i in range(5)) == [
+            False, True, True, True, True]
+    assert recorder.of("DELETED") == ["default/job-0"]
+    statuses = [r.status for r in sim.requests if "/jobs" in r.path and not r.watch]
+    assert statuses == [200, 410, 200, 200]
+
+
+async def test_bookmarks_advance_the_version_the_next_watch_starts_from(sim, kube):
+    informer = jobs_informer(kube)
+    async with running(informer):
+        await until(lambda: len(job_watches(sim)) == 1)
+        first = job_watches(sim)[0]["resourceVersion"]
+        sim.create(pod("p"))  # another kind moves the global resourceVersion on
+        bookmarked = str(sim.resource_version)
+        await asyncio.sleep(6)  # one bookmark interval of the simulated server
+        sim.faults.drop_watches()
+        await until(lambda: len(job_watches(sim)) == 2)
+    assert job_watches(sim)[0]["allowWatchBookmarks"] == "true"
+    assert int(bookmarked) > int(first)
+    assert job_watches(sim)[1]["resourceVersion"] == bookmarked
+
+
+async def test_a_list_that_fails_is_retried_with_backoff_and_honours_retry_after(sim, kube):
+    sim.create(job("a"))
+    sim.faults.fail_next(2, 500, path="/jobs")
+    sim.faults.fail_next(1, 429, path="/jobs", retry_after=7)
+    informer = jobs_informer(kube)
+    async with running(informer):
+        assert "default/a" in informer
+    lists = [r for r in sim.requests if "/jobs" in r.path and not r.watch]
+    assert [r.status for r in lists] == [500, 500, 429, 200]
+    assert lists[3].time - lists[2].time == pytest.approx(7, abs=0.01)
+    assert 0 < lists[1].time - lists[0].time < 7
+
+
+async def test_readiness_fails_until_the_first_list_is_complete(sim, kube):
+    health = Health()
+    sim.faults.fail_next(1, 503, path="/jobs")
+    informer = jobs_informer(kube, health=health)
+    assert health.report("readyz")[0] is False
+    assert "[-]informer:jobs failed" in health.report("readyz")[1]
+    async with running(informer):
+        assert health.report("readyz") == (True, "[+]informer:jobs ok\nreadyz check passed\n")
+
+
+async def test_excluded_namespaces_never_reach_the_cache(sim, kube):
+    sim.create(job("a", "kept"))
+    sim.create(job("b", "kube-system"))
+    informer = jobs_informer(kube, namespaces=NamespaceScope(exclude=["kube-system"]))
+    async with running(informer):
+        sim.create(job("c", "kube-system"))
+        sim.create(job("d", "kept"))
+        await until(lambda: "kept/d" in informer)
+        assert sorted(j.key for j in informer.values()) == ["kept/a", "kept/d"]
+
+
+async def test_included_namespaces_are_listed_and_watched_one_by_one(sim, kube):
+    for namespace in ("one", "two", "three"):
+        sim.create(job("a", namespace))
+    informer = jobs_informer(kube, namespaces=NamespaceScope(include=["one", "two"]))
+    async with running(informer):
+        sim.create(job("b", "two"))
+        await until(lambda: "two/b" in informer)
+        assert sorted(j.key for j in informer.values()) == ["one/a", "two/a", "two/b"]
+    paths = {r.path for r in sim.requests if "/jobs" in r.path}
+    assert paths == {"/apis/batch/v1/namespaces/one/jobs", "/apis/batch/v1/namespaces/two/jobs"}
+
+
+async def test_selectors_are_sent_to_the_server(sim, kube):
+    sim.create(job("a", app="x"))
+    sim.create(job("b", app="y"))
+    informer = jobs_informer(kube, label_selector="app=x",
+                             field_selector="metadata.namespace=default")
+    async with running(informer):
+        assert [j.key for j in informer.values()] == ["default/a"]
+    first = next(r.query for r in sim.requests if "/jobs" in r.path)
+    assert first["labelSelector"] == "app=x"
+    assert first["fieldSelector"] == "metadata.namespace=default"
+
+
+async def test_a_failing_subscriber_does_not_stop_the_informer(sim, kube):
+    informer = Informer(kube=kube, resource=PODS, record=Pod)
+
+    def broken(kind: str, old: Pod | None, new: Pod | None) -> None:
+        raise RuntimeError("subscriber bug")
+
+    informer.subscribe(broken)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.has_synced.wait(), 30)
+        sim.create(pod("p"))
+        await until(lambda: "default/p" in informer)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
