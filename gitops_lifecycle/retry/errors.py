@@ -7,15 +7,15 @@ class WaitError(Exception):
     """A check did not pass."""
 
 
-class NotReady(WaitError):
+class NotReady(WaitError):  # noqa: N818 - reads as the state it reports
     """The dependency is not ready yet; another attempt may succeed."""
 
 
-class NotRetryable(WaitError):
+class NotRetryable(WaitError):  # noqa: N818 - reads as the state it reports
     """Retrying cannot help: bad credentials, failed TLS verification, a bad argument."""
 
 
-class DeadlineReached(WaitError):
+class DeadlineReached(WaitError):  # noqa: N818 - reads as the state it reports
     """No time is left for another attempt."""
 
 

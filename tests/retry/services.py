@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
+import datetime as dt
 import ipaddress
 import json
 import os
@@ -142,13 +142,13 @@ def _name(common: str) -> x509.Name:
 
 def make_tls(directory: Path, *, host: str = "localhost") -> Tls:
     """Generate a throw-away CA and a server certificate for `host` and 127.0.0.1."""
-    now = datetime.datetime.now(datetime.UTC)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder().subject_name(_name("test CA")).issuer_name(_name("test CA"))
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
@@ -157,8 +157,8 @@ def make_tls(directory: Path, *, host: str = "localhost") -> Tls:
     cert = (
         x509.CertificateBuilder().subject_name(_name(host)).issuer_name(ca_cert.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -176,7 +176,7 @@ def make_tls(directory: Path, *, host: str = "localhost") -> Tls:
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
-PG_PASSWORD = "pg-secret"  # noqa: S105 - a throw-away test server
+PG_PASSWORD = "pg-secret"
 
 
 def _unprivileged() -> tuple[list[str], int]:
@@ -254,7 +254,7 @@ def postgres_cluster() -> Iterator[Postgres]:
 
 # --- Redis, Mosquitto, HTTP -------------------------------------------------------------------
 
-REDIS_PASSWORD = "redis-secret"  # noqa: S105 - a throw-away test server
+REDIS_PASSWORD = "redis-secret"
 MQTT_USER, MQTT_PASSWORD = "app", "mqtt-secret"
 
 

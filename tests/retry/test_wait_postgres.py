@@ -11,13 +11,13 @@ import pytest
 from tests.retry.services import (
     PG_PASSWORD,
     Postgres,
+    finish,
     free_port,
     make_tls,
     postgres_cluster,
     run_wait,
     start_wait,
     terminate_after_first_attempt,
-    finish,
 )
 
 pytestmark = pytest.mark.services

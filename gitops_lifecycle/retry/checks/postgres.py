@@ -123,26 +123,26 @@ class PostgresCheck:
             raise NotReady(describe(exc)) from exc
 
     async def _attempt(self, budget: float) -> None:
-        timeout = min(budget, self.connect_timeout or budget)
-        connection = await self._connect(timeout)
+        limit = min(budget, self.connect_timeout or budget)
+        connection = await self._connect(limit)
         try:
             await connection.fetchval("SELECT 1")
             if self.require_primary and await connection.fetchval("SELECT pg_is_in_recovery()"):
                 raise NotReady("server is in recovery (a standby), --require-primary given")
         finally:
-            await connection.close(timeout=timeout)
+            await connection.close(timeout=limit)
 
-    async def _connect(self, timeout: float) -> Any:
+    async def _connect(self, limit: float) -> Any:
         import asyncpg
 
         ssl_arg: ssl.SSLContext | bool = self.tls if self.tls is not None else False
         try:
-            return await asyncpg.connect(**self.options.connect, ssl=ssl_arg, timeout=timeout)
+            return await asyncpg.connect(**self.options.connect, ssl=ssl_arg, timeout=limit)
         except ConnectionError as exc:
             # sslmode=prefer: a server without TLS is fine, in plain text.
             if not (self.prefer and "rejected SSL upgrade" in str(exc)):
                 raise
-        return await asyncpg.connect(**self.options.connect, ssl=False, timeout=timeout)
+        return await asyncpg.connect(**self.options.connect, ssl=False, timeout=limit)
 
 
 def _classify(exc: Exception) -> NotReady | NotRetryable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING
 
@@ -60,10 +61,8 @@ class TcpCheck:
 async def _connect(host: str, port: int) -> None:
     _reader, writer = await asyncio.open_connection(host, port)
     writer.close()
-    try:
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
-    except OSError:
-        pass
 
 
 def build(args: argparse.Namespace) -> TcpCheck:

@@ -1,4 +1,4 @@
-"""TLS client contexts from a CA bundle or `--insecure`, shared by the redis, mqtt and http checks."""
+"""TLS client contexts from a CA bundle or `--insecure`, for the redis, mqtt and http checks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""The `wait` command itself: settings layering, exit codes, the summary, `wait tcp`."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from gitops_lifecycle import cli
+from gitops_lifecycle.retry import commands
+from gitops_lifecycle.settings import load
+from tests.retry.services import free_port, run_wait, start_wait, terminate_after_first_attempt
+
+FAST = ("--base-delay", "0.1", "--max-delay", "0.3")
+
+
+def parsed(*argv: str):
+    return cli.parser().parse_args(["wait", *argv])
+
+
+def test_flags_override_the_service_settings_which_override_the_defaults():
+    settings = load(overrides={"retry": {
+        "defaults": {"maxAttempts": 3, "baseDelay": "1s"},
+        "services": {"database": {"maxAttempts": 7, "timeout": "2m"}},
+    }})
+    args = parsed("postgres", "--max-delay", "5s", "--no-jitter")
+    policy = commands.policy_for(settings, "database", args)
+    assert (policy.max_attempts, policy.timeout, policy.base_delay) == (7, 120, 1)
+    assert (policy.max_delay, policy.jitter) == (5, False)
+
+
+def test_common_options_work_after_the_check_name():
+    args = parsed("tcp", "localhost:1", "--log-level", "debug", "--set", "a=b")
+    assert (args.log_level, args.sets) == ("debug", ["a=b"])
+
+
+@pytest.mark.parametrize("check", commands.CHECKS)
+def test_each_check_documents_itself(check, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parsed(check, "--help")
+    assert exited.value.code == 0
+    assert "--timeout" in capsys.readouterr().out
+
+
+def test_tcp_is_ready_when_every_address_accepts():
+    with (
+        socket.create_server(("127.0.0.1", 0)) as one,
+        socket.create_server(("127.0.0.1", 0)) as two,
+    ):
+        ports = [s.getsockname()[1] for s in (one, two)]
+        waited = run_wait("tcp", *(f"127.0.0.1:{p}" for p in ports), *FAST)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.summary == {
+        "check": "tcp", "target": f"127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}", "attempts": 1,
+        "duration_seconds": waited.summary["duration_seconds"], "outcome": "ready",
+        "last_error": None,
+    }
+
+
+def test_tcp_waits_for_all_addresses_and_names_the_missing_one():
+    closed = free_port()
+    with socket.create_server(("127.0.0.1", 0)) as one:
+        port = one.getsockname()[1]
+        waited = run_wait("tcp", f"127.0.0.1:{port}", f"127.0.0.1:{closed}", "--timeout", "1",
+                          *FAST)
+    assert waited.returncode == 124
+    assert f"127.0.0.1:{closed}" in str(waited.summary["last_error"])
+    assert f"127.0.0.1:{port}:" not in str(waited.summary["last_error"])
+
+
+def test_running_out_of_attempts_exits_1_and_a_bad_address_exits_2():
+    exhausted = run_wait("tcp", f"127.0.0.1:{free_port()}", "--max-attempts", "2", *FAST)
+    usage = run_wait("tcp", "no-port-here")
+    assert (exhausted.returncode, exhausted.summary["outcome"]) == (1, "attempts_exhausted")
+    assert (usage.returncode, usage.summary["outcome"]) == (2, "not_retryable")
+
+
+def test_an_unreachable_attempt_count_is_announced_once_at_start():
+    waited = run_wait("tcp", f"127.0.0.1:{free_port()}", "--timeout", "0.5", "--max-attempts", "50",
+                      *FAST)
+    warnings = [line for line in waited.stderr.splitlines() if "cannot be reached" in line]
+    assert len(warnings) == 1
+    assert json.loads(warnings[0])["max_attempts"] == 50
+
+
+def test_a_log_line_per_attempt_and_the_summary_in_the_termination_log(tmp_path):
+    path = tmp_path / "termination"
+    waited = run_wait("tcp", f"127.0.0.1:{free_port()}", "--max-attempts", "3",
+                      "--termination-log", str(path), *FAST)
+    events = [json.loads(line)["event"] for line in waited.stderr.splitlines()]
+    assert events.count("attempt failed") == 2
+    assert events[-1] == "gave up"
+    assert json.loads(path.read_text()) == waited.summary
+
+
+def test_sigterm_ends_a_tcp_wait_with_its_summary():
+    waited = terminate_after_first_attempt(
+        start_wait("tcp", f"127.0.0.1:{free_port()}", "--timeout", "60", *FAST))
+    assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
