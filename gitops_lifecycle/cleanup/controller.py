@@ -58,6 +58,8 @@ class CacheController(ABC):
         )
         self._primed = False
         self._skips: dict[str, tuple[str, str]] = {}
+        self._deleted: dict[str, str] = {}
+        """Key → uid of objects deleted whose DELETED event the cache has not yet seen."""
         informer.subscribe(self._on_change)
 
     # --- what each policy provides ----------------------------------------------------------
@@ -76,6 +78,7 @@ class CacheController(ABC):
     def forget(self, key: str) -> None:
         """`key`'s object is gone: drop what the controller remembers about it."""
         self._skips.pop(key, None)
+        self._deleted.pop(key, None)
 
     def observed(self, obj: Object) -> None:  # noqa: B027 - optional hook
         """A hook: a decision was just made about `obj`."""
@@ -170,7 +173,7 @@ class CacheController(ABC):
     async def reconcile(self, key: str) -> Result:
         """Re-read `key` from the cache, re-decide, and delete it if it is due."""
         obj = self.informer.get(key)
-        if obj is None:
+        if obj is None or self._deleted.get(key) == obj.metadata.uid:
             return DONE
         decision = await self._judge(obj)
         if isinstance(decision, Wait):
@@ -178,6 +181,8 @@ class CacheController(ABC):
         if not isinstance(decision, Delete):
             return DONE
         outcome = await self.deleter.delete(Target(self.resource, obj.metadata, decision))
+        if outcome in {Outcome.DELETED, Outcome.GONE} and key in self.informer:
+            self._deleted[key] = obj.metadata.uid
         if outcome is Outcome.CONFLICT:
             return RequeueAt(self.clock.now() + CONFLICT_RETRY)
         return DONE

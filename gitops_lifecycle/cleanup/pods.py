@@ -219,7 +219,9 @@ class StuckPodsController(CacheController):
     def observed(self, obj: Object) -> None:
         """Keep the stuck-pods gauge in step with what was last seen."""
         assert isinstance(obj, Pod)
-        if is_stuck(obj, self.clock.now(), self.settings.controller.policies.stuck_pods):
+        config = self.settings.controller.policies.stuck_pods
+        current = self.informer.get(obj.key) is obj  # not gone while it was being judged
+        if current and is_stuck(obj, self.clock.now(), config):
             self._stuck.add(obj.key)
         else:
             self._stuck.discard(obj.key)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_lifecycle.cleanup import wiring
+from gitops_lifecycle.cleanup.deleter import Deleter
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
@@ -36,6 +37,11 @@ class Running:
     kube: Kube
     informers: dict[str, Informer[Any]]
     events: RecordedEvents
+    components: list[Any]
+
+    @property
+    def deleter(self) -> Deleter:
+        return next(c.deleter for c in self.components if hasattr(c, "deleter"))
 
     def names(self, api_version: str, kind: str) -> set[str]:
         return {obj["metadata"]["name"] for obj in self.sim.list(api_version, kind)}
@@ -82,7 +88,7 @@ async def running(
         tasks = [asyncio.create_task(c.run(), name=c.name)
                  for c in [*informers.values(), *components]] if start else []
         try:
-            yield Running(sim, sim.clock, kube, informers, events)
+            yield Running(sim, sim.clock, kube, informers, events, components)
         finally:
             for task in tasks:
                 task.cancel()

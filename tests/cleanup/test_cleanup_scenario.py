@@ -34,7 +34,7 @@ def namespaces(sim: SimulatedCluster, *names: str) -> None:
         sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
-def seed(sim: SimulatedCluster) -> tuple[set[str], set[str]]:
+def seed(sim: SimulatedCluster) -> tuple[set[str], set[str]]:  # noqa: PLR0915 - one of each
     """Objects of every kind; returns (names that must go, names that must stay)."""
     now = sim.clock.now()
     namespaces(sim, "default", "kube-system")
@@ -115,7 +115,10 @@ async def test_exactly_the_eligible_objects_of_every_kind_are_deleted(tmp_path: 
         async with running(sim, tmp_path, settings(**CONFIG)):
             await asyncio.sleep(600)
             present = names(sim)
+            stuck = REGISTRY.get_sample_value("gitops_cleanup_stuck_pods")
         assert kept <= present
+        # Left stuck: the StatefulSet pod, the finalizer, the opted-out and the excluded one.
+        assert stuck == 4
         assert not gone & present, f"should have been deleted: {sorted(gone & present)}"
 
 
