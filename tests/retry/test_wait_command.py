@@ -13,6 +13,7 @@ from gitops_lifecycle.settings import load
 from tests.retry.services import free_port, run_wait, start_wait, terminate_after_first_attempt
 
 FAST = ("--base-delay", "0.1", "--max-delay", "0.3")
+MANY = ("--max-attempts", "100")
 
 
 def parsed(*argv: str):
@@ -96,5 +97,5 @@ def test_a_log_line_per_attempt_and_the_summary_in_the_termination_log(tmp_path)
 
 def test_sigterm_ends_a_tcp_wait_with_its_summary():
     waited = terminate_after_first_attempt(
-        start_wait("tcp", f"127.0.0.1:{free_port()}", "--timeout", "60", *FAST))
+        start_wait("tcp", f"127.0.0.1:{free_port()}", "--timeout", "60", *FAST, *MANY))
     assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
