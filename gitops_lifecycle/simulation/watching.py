@@ -55,7 +55,7 @@ class Watcher:
 
     def __init__(self, *, store: Store, rt: ResourceType, request: WatchRequest) -> None:
         self._store = store
-        self._rt = rt
+        self.rt = rt
         self._request = request
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._unsubscribe: Callable[[], None] | None = None
@@ -63,11 +63,11 @@ class Watcher:
     def _present(self, obj: Obj) -> dict[str, Any]:
         if self._request.present is not None:
             return self._request.present(obj)
-        return {"kind": self._rt.kind, "apiVersion": self._rt.api_version, **obj}
+        return {"kind": self.rt.kind, "apiVersion": self.rt.api_version, **obj}
 
     def _translate(self, change: Change) -> str | None:
         namespace = self._request.namespace
-        if namespace and self._rt.namespaced and change.obj["metadata"].get("namespace") != \
+        if namespace and self.rt.namespaced and change.obj["metadata"].get("namespace") != \
                 namespace:
             return None
         match = self._request.match
@@ -87,7 +87,7 @@ class Watcher:
             return None
         if self._request.present is not None:
             return event_bytes(kind, self._present(change.obj))
-        cache = f"{kind}|{self._rt.api_version}"
+        cache = f"{kind}|{self.rt.api_version}"
         line = change.encoded.get(cache)
         if line is None:
             line = change.encoded[cache] = event_bytes(kind, self._present(change.obj))
@@ -100,7 +100,7 @@ class Watcher:
 
     def start(self) -> None:
         """Queue the initial events and follow the store (no await: nothing slips between)."""
-        store, rt, text = self._store, self._rt, self._request.resource_version
+        store, rt, text = self._store, self.rt, self._request.resource_version
         if text in (None, "", "0"):
             prefix = f"{self._request.namespace}/" if rt.namespaced and \
                 self._request.namespace else ""
@@ -126,6 +126,6 @@ class Watcher:
 
     def bookmark(self) -> bytes:
         """A BOOKMARK at the current resourceVersion (safe: the queue is empty)."""
-        obj = {"kind": self._rt.kind, "apiVersion": self._rt.api_version,
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
                "metadata": {"resourceVersion": str(self._store.rv)}}
         return event_bytes(BOOKMARK, obj)

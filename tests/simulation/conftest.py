@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client, config
 
@@ -25,3 +26,10 @@ async def api(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[client.Api
                                   client_configuration=configuration)
     async with client.ApiClient(configuration) as api_client:
         yield api_client
+
+
+@pytest.fixture
+async def http(sim: SimulatedCluster) -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP session on the simulated cluster, for what the typed client hides."""
+    async with aiohttp.ClientSession(base_url=sim.url) as session:
+        yield session

@@ -30,3 +30,17 @@ def pod(name: str, namespace: str = "default", node: str | None = "node-1",
     }
     body.update(extra)
     return body
+
+
+def node(name: str, *, ready: bool = True) -> dict[str, Any]:
+    """A Node whose Ready condition is True or Unknown."""
+    condition = {"type": "Ready", "status": "True" if ready else "Unknown"}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "spec": {}, "status": {"conditions": [condition]}}
+
+
+def owned_by(owner: dict[str, Any], *, controller: bool = True) -> dict[str, Any]:
+    """An ownerReference to `owner`."""
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+            "controller": controller, "blockOwnerDeletion": True}

@@ -1,0 +1,82 @@
+"""kubectl accepts the simulated cluster: get, get -w, patch and delete."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sim_objects import job, node, pod
+
+from gitops_lifecycle.simulation import SimulatedCluster
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+
+
+async def _kubectl(kubeconfig: Path, *args: str) -> str:
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(kubeconfig), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+@pytest.fixture
+def kubeconfig(sim: SimulatedCluster, tmp_path: Path) -> Path:
+    return sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+async def test_kubectl_gets_objects_as_a_table_and_as_json(
+    sim: SimulatedCluster, kubeconfig: Path
+) -> None:
+    sim.create(job("backup", "ops"))
+    sim.clock.advance(3 * 3600)
+    table = await _kubectl(kubeconfig, "get", "jobs", "-A")
+    as_json = json.loads(await _kubectl(kubeconfig, "get", "job", "backup", "-n", "ops",
+                                        "-o", "json"))
+    assert table.splitlines()[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert "backup" in table
+    assert "3h" in table
+    assert as_json["metadata"]["name"] == "backup"
+
+
+async def test_kubectl_patch_and_delete_change_the_cluster(
+    sim: SimulatedCluster, kubeconfig: Path
+) -> None:
+    sim.create(job("backup"))
+    await _kubectl(kubeconfig, "patch", "job", "backup", "-p",
+                   '{"metadata": {"labels": {"patched": "yes"}}}')
+    await _kubectl(kubeconfig, "patch", "job", "backup", "--type", "json", "-p",
+                   '[{"op": "add", "path": "/metadata/annotations", "value": {"a": "b"}}]')
+    patched = sim.get("batch/v1", "Job", "backup", "default")
+    await _kubectl(kubeconfig, "delete", "job", "backup", "--wait=false")
+    assert patched["metadata"]["labels"] == {"patched": "yes"}
+    assert patched["metadata"]["annotations"] == {"a": "b"}
+    assert sim.get("batch/v1", "Job", "backup", "default") is None
+
+
+async def test_kubectl_get_watch_streams_changes(
+    sim: SimulatedCluster, kubeconfig: Path
+) -> None:
+    sim.create(node("node-1"))
+    sim.create(pod("web"))
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(kubeconfig), "get", "pods", "-w", "-o", "name",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        first = await asyncio.wait_for(process.stdout.readline(), 30)
+        while not any(w.rt.kind == "Pod" for w in sim.faults.watchers):
+            await asyncio.sleep(0.05)
+        sim.create(pod("worker"))
+        second = await asyncio.wait_for(process.stdout.readline(), 30)
+    finally:
+        process.terminate()
+        await process.wait()
+    assert (first.decode().strip(), second.decode().strip()) == ("pod/web", "pod/worker")
