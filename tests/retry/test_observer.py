@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from itertools import count
 from pathlib import Path
+from typing import Self
 
 import msgspec
 import pytest
@@ -74,7 +75,7 @@ class Daemon:
         self.informer.subscribe(RetryObserver(clock=clock))
         self.task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Daemon:
+    async def __aenter__(self) -> Self:
         self.task = asyncio.create_task(self.informer.run())
         await asyncio.wait_for(self.informer.has_synced.wait(), 30)
         return self
