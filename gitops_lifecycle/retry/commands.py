@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from gitops_lifecycle.retry.checks import Check
 
 CHECKS = ("postgres", "tcp", "redis", "mqtt", "http", "k8s", "secret", "externalsecret")
-_MODULES = {"postgres": "postgres", "k8s": "kube", "secret": "kube_secret",
-            "externalsecret": "kube_externalsecret"}
+_MODULES = {"k8s": "kube"}
 EXIT_CODES = {
     engine.READY: 0,
     engine.TIMEOUT: 124,
@@ -93,17 +92,25 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     termination_log: Path | None = getattr(args, "termination_log", None)
     try:
         policy = policy_for(settings, module.SERVICE, args)
-        check: Check = module.build(args)
+        check: Check = module.build(args, settings)
     except (NotRetryable, SettingsError) as exc:
         logs.get("wait").error("cannot start", check=args.check, error=str(exc))
         result = engine.Result(outcome=engine.NOT_RETRYABLE, error=exc)
-        target = " ".join(str(v) for v in vars(args).get("addresses", []))
+        target = _given_target(args)
         emit(Summary.of(result, check=args.check, target=target), termination_log=termination_log)
         return EXIT_CODES[engine.NOT_RETRYABLE]
     result = asyncio.run(_wait(check, policy=policy, name=args.check))
     emit(Summary.of(result, check=args.check, target=check.target),
          termination_log=termination_log)
     return EXIT_CODES.get(result.outcome, EXIT_OTHER)
+
+
+def _given_target(args: argparse.Namespace) -> str:
+    for key in ("addresses", "url", "dsn", "reference"):
+        value = getattr(args, key, None)
+        if value:
+            return ",".join(value) if isinstance(value, list) else str(value)
+    return ""
 
 
 async def _wait(check: Check, *, policy: RetryPolicy, name: str) -> engine.Result:

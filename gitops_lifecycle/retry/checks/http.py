@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
+    from gitops_lifecycle.settings import Settings
+
 NAME = "http"
 SERVICE = "http"
 HELP = "an HTTP endpoint answers with the expected status (and body)"
@@ -130,7 +132,7 @@ def _ranges(ranges: list[tuple[int, int]]) -> str:
     return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
 
-def build(args: argparse.Namespace) -> HttpCheck:
+def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
     """The check for the URL and flags given."""
     if not args.url.startswith(("http://", "https://")):
         raise NotRetryable("expected an http:// or https:// URL")

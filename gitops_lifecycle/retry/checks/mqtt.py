@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
+    from gitops_lifecycle.settings import Settings
+
 NAME = "mqtt"
 SERVICE = "mqtt"
 HELP = "an MQTT broker accepts our CONNECT (CONNACK 0)"
@@ -88,7 +90,7 @@ def _classify(exc: Any) -> NotReady | NotRetryable:
     return NotReady(describe(exc))
 
 
-def build(args: argparse.Namespace) -> MqttCheck:
+def build(args: argparse.Namespace, _settings: Settings) -> MqttCheck:
     """The check for the URL and flags given."""
     parts = urlsplit(args.url)
     if parts.scheme not in _PORTS or not parts.hostname:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
+    from gitops_lifecycle.settings import Settings
+
 NAME = "postgres"
 SERVICE = "database"
 HELP = "PostgreSQL accepts our credentials and answers SELECT 1"
@@ -153,7 +155,7 @@ def _classify(exc: Exception) -> NotReady | NotRetryable:
     return NotReady(message)
 
 
-def build(args: argparse.Namespace) -> PostgresCheck:
+def build(args: argparse.Namespace, _settings: Settings) -> PostgresCheck:
     """The check for the DSN or libpq environment given."""
     options = parse(args.dsn, dict(os.environ))
     mode = options.params.get("sslmode", "prefer")

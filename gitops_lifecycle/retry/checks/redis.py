@@ -14,6 +14,8 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
+    from gitops_lifecycle.settings import Settings
+
 NAME = "redis"
 SERVICE = "redis"
 HELP = "Redis accepts our credentials and answers PING"
@@ -72,7 +74,7 @@ def _classify(exc: Exception) -> NotReady | NotRetryable:
     return NotReady(describe(exc))
 
 
-def build(args: argparse.Namespace) -> RedisCheck:
+def build(args: argparse.Namespace, _settings: Settings) -> RedisCheck:
     """The check for the URL and flags given."""
     scheme = urlsplit(args.url).scheme
     if scheme not in ("redis", "rediss"):

@@ -13,6 +13,8 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
+    from gitops_lifecycle.settings import Settings
+
 NAME = "tcp"
 SERVICE = "tcp"
 HELP = "every HOST:PORT accepts a TCP connection"
@@ -65,6 +67,6 @@ async def _connect(host: str, port: int) -> None:
         await writer.wait_closed()
 
 
-def build(args: argparse.Namespace) -> TcpCheck:
+def build(args: argparse.Namespace, _settings: Settings) -> TcpCheck:
     """The check for the addresses given."""
     return TcpCheck([split_address(text) for text in args.addresses])

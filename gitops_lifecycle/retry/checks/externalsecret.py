@@ -1,0 +1,87 @@
+"""`wait externalsecret NS/NAME`: External Secrets has synced the current spec into its Secret."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from gitops_lifecycle.retry.checks import kubeapi
+from gitops_lifecycle.retry.errors import NotReady
+
+if TYPE_CHECKING:
+    import argparse
+
+    from gitops_lifecycle.kube.client import Kube
+    from gitops_lifecycle.settings import KubernetesSettings, Settings
+
+NAME = "externalsecret"
+SERVICE = kubeapi.SERVICE
+HELP = "an ExternalSecret is Ready (SecretSynced) for its current generation"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`NAMESPACE/NAME`."""
+    parser.add_argument("reference", metavar="NAMESPACE/NAME")
+    kubeapi.add_arguments(parser)
+
+
+@dataclasses.dataclass
+class ExternalSecretCheck:
+    """GET it (external-secrets.io/v1, else v1beta1) and judge its status."""
+
+    settings: KubernetesSettings
+    namespace: str
+    name: str
+
+    @property
+    def target(self) -> str:
+        """`externalsecret/NAMESPACE/NAME`."""
+        return f"externalsecret/{self.namespace}/{self.name}"
+
+    async def attempt(self, budget: float) -> None:
+        """Read the ExternalSecret and judge it."""
+        del budget
+        async with kubeapi.connected(self.settings) as kube:
+            found = await self._get(kube)
+        judge(found, self.target)
+
+    async def _get(self, kube: Kube) -> kubeapi.Object | None:
+        from gitops_lifecycle.kube.errors import NotFoundError
+        from gitops_lifecycle.kube.resources import EXTERNALSECRETS, EXTERNALSECRETS_V1BETA1
+
+        for resource in (EXTERNALSECRETS, EXTERNALSECRETS_V1BETA1):
+            # A 404 means either no such object or an API version the cluster does not serve.
+            try:
+                found: kubeapi.Object = await kube.get(
+                    resource, self.name, record=dict, namespace=self.namespace
+                )
+            except NotFoundError:
+                continue
+            return found
+        return None
+
+
+def judge(obj: kubeapi.Object | None, target: str) -> None:
+    """Raise NotReady unless Ready=True/SecretSynced, refreshed, for the current generation."""
+    if obj is None:
+        raise NotReady(f"{target} not found")
+    ready = kubeapi.condition(obj, "Ready")
+    if ready is None or ready.get("status") != "True" or ready.get("reason") != "SecretSynced":
+        detail = "no Ready condition" if ready is None else (
+            f"Ready={ready.get('status')} ({ready.get('reason', '')}: {ready.get('message', '')})"
+        )
+        raise NotReady(detail)
+    status = obj.get("status", {})
+    if not status.get("refreshTime"):
+        raise NotReady("status.refreshTime is not set")
+    generation = str(obj.get("metadata", {}).get("generation", ""))
+    synced = str(status.get("syncedResourceVersion", ""))
+    # The controller writes "<generation>-<hash of metadata>" for the spec it last synced.
+    if synced.partition("-")[0] != generation:
+        raise NotReady(f"synced version {synced or 'none'} is not generation {generation}")
+
+
+def build(args: argparse.Namespace, settings: Settings) -> ExternalSecretCheck:
+    """The check for the ExternalSecret given."""
+    namespace, name = kubeapi.split_reference(args.reference)
+    return ExternalSecretCheck(settings=settings.kubernetes, namespace=namespace, name=name)

@@ -1,0 +1,73 @@
+"""`wait secret NS/NAME --keys a,b`: the Secret has every key, non-empty. Values never shown."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from gitops_lifecycle.retry.checks import kubeapi
+from gitops_lifecycle.retry.errors import NotReady
+
+if TYPE_CHECKING:
+    import argparse
+
+    from gitops_lifecycle.settings import KubernetesSettings, Settings
+
+NAME = "secret"
+SERVICE = kubeapi.SERVICE
+HELP = "a Secret exists with the given keys, each non-empty"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`NAMESPACE/NAME [--keys a,b]`."""
+    parser.add_argument("reference", metavar="NAMESPACE/NAME")
+    parser.add_argument("--keys", default="", help="comma-separated keys that must be non-empty")
+    kubeapi.add_arguments(parser)
+
+
+@dataclasses.dataclass
+class SecretCheck:
+    """GET the Secret; report missing or empty keys by name only."""
+
+    settings: KubernetesSettings
+    namespace: str
+    name: str
+    keys: list[str]
+
+    @property
+    def target(self) -> str:
+        """`secret/NAMESPACE/NAME`."""
+        return f"secret/{self.namespace}/{self.name}"
+
+    async def attempt(self, budget: float) -> None:
+        """Read the Secret and judge it."""
+        from gitops_lifecycle.kube.resources import SECRETS
+
+        del budget
+        async with kubeapi.connected(self.settings) as kube:
+            secret = await kubeapi.get(kube, SECRETS, self.name, self.namespace)
+        self.judge(secret)
+
+    def judge(self, secret: kubeapi.Object | None) -> None:
+        """Raise NotReady unless every key is there with a value."""
+        if secret is None:
+            raise NotReady(f"{self.target} not found")
+        data = secret.get("data") or {}
+        missing = [key for key in self.keys if key not in data]
+        empty = [key for key in self.keys if key in data and not data[key]]
+        if missing or empty:
+            raise NotReady("; ".join(
+                part for part in (_listed("missing keys", missing), _listed("empty keys", empty))
+                if part
+            ))
+
+
+def _listed(label: str, keys: list[str]) -> str:
+    return f"{label}: {', '.join(keys)}" if keys else ""
+
+
+def build(args: argparse.Namespace, settings: Settings) -> SecretCheck:
+    """The check for the Secret and keys given."""
+    namespace, name = kubeapi.split_reference(args.reference)
+    keys = [key.strip() for key in args.keys.split(",") if key.strip()]
+    return SecretCheck(settings=settings.kubernetes, namespace=namespace, name=name, keys=keys)
