@@ -37,6 +37,10 @@ class Clock:
         await self.sleep_until(self.now() + seconds)
 
 
+_MIN_SLEEP = 1e-6
+"""A remainder smaller than loop time can represent (1e-17 s) would never elapse: sleep 1 us."""
+
+
 class SimClock(Clock):
     """Clock time = `start` + loop time elapsed * `speed` + explicit advances."""
 
@@ -70,7 +74,7 @@ class SimClock(Clock):
         """Sleep until simulated `now() >= deadline`, waking early if the clock jumps."""
         while (delay := deadline - self.now()) > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), delay / self.speed)
+                await asyncio.wait_for(self._moved.wait(), max(delay / self.speed, _MIN_SLEEP))
 
 
 def parse_time(text: str | None) -> float | None:
