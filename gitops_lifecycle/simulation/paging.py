@@ -17,7 +17,8 @@ import msgspec
 from gitops_lifecycle.simulation import errors
 from gitops_lifecycle.simulation.resources import ResourceType
 from gitops_lifecycle.simulation.selectors import Matcher
-from gitops_lifecycle.simulation.store import Obj, Store, object_key
+from gitops_lifecycle.simulation.store import Obj, Store
+from gitops_lifecycle.simulation.watching import with_kind
 
 EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You can "
@@ -86,25 +87,58 @@ def _start_at(store: Store, request: ListRequest) -> tuple[int, str]:
     return store.rv, ""
 
 
-def list_objects(store: Store, rt: ResourceType, request: ListRequest) -> dict[str, Any]:
-    """The list response: items, `metadata.resourceVersion` and `metadata.continue`."""
+@dataclass(frozen=True)
+class Page:
+    """One chunk of a list: the objects, the list's resourceVersion and the next token."""
+
+    rt: ResourceType
+    rv: int
+    items: list[tuple[str, Obj]]
+    token: str | None
+
+    def metadata(self) -> dict[str, Any]:
+        """The list's `metadata`."""
+        metadata: dict[str, Any] = {"resourceVersion": str(self.rv)}
+        if self.token:
+            metadata["continue"] = self.token
+        return metadata
+
+    def objects(self) -> list[Obj]:
+        """The items as stored (no kind)."""
+        return [obj for _, obj in self.items]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The list response as data."""
+        items = self.objects()
+        if not self.rt.builtin:
+            items = [{"apiVersion": self.rt.api_version, "kind": self.rt.kind, **item}
+                     for item in items]
+        return {"kind": self.rt.list_kind, "apiVersion": self.rt.api_version,
+                "metadata": self.metadata(), "items": items}
+
+    def encode(self, store: Store) -> bytes:
+        """The list response as JSON, joined from each object's cached JSON."""
+        rt, key = self.rt, self.rt.store_key
+        parts = [store.encoded(key, item_key, obj) for item_key, obj in self.items]
+        if not rt.builtin:
+            parts = [with_kind(rt, part) for part in parts]
+        head = b'{"kind":"%s","apiVersion":"%s","metadata":%s,"items":[' % (
+            rt.list_kind.encode(), rt.api_version.encode(),
+            msgspec.json.encode(self.metadata()))
+        return head + b",".join(parts) + b"]}"
+
+
+def list_objects(store: Store, rt: ResourceType, request: ListRequest) -> Page:
+    """One chunk of the list `request` asks for."""
     rv, start = _start_at(store, request)
     prefix = f"{request.namespace}/" if rt.namespaced and request.namespace else ""
-    objects = store.iterate(rt.store_key, start=start, rv=rv, prefix=prefix)
     match, limit = request.match, request.limit
-    items: list[Obj] = []
+    items: list[tuple[str, Obj]] = []
     token = None
-    for obj in objects:
+    for key, obj in store.iterate(rt.store_key, start=start, rv=rv, prefix=prefix):
         if limit and len(items) == limit:
-            last = items[-1]["metadata"]
-            token = encode_token(rv, object_key(last.get("namespace"), last["name"]) + "\x00")
+            token = encode_token(rv, items[-1][0] + "\x00")
             break
         if match is None or match(obj):
-            items.append(obj)
-    if not rt.builtin:
-        items = [{"apiVersion": rt.api_version, "kind": rt.kind, **item} for item in items]
-    metadata: dict[str, Any] = {"resourceVersion": str(rv)}
-    if token:
-        metadata["continue"] = token
-    return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": metadata,
-            "items": items}
+            items.append((key, obj))
+    return Page(rt, rv, items, token)

@@ -6,6 +6,7 @@ deletion, finalizers and garbage collection through ownerReferences live.
 
 from __future__ import annotations
 
+import random
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class DeleteOptions:
         )
 
 
+def _new_uid() -> str:
+    """A random version 4 UUID (not a secret, so the faster generator will do)."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def _spec_of(obj: Obj) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
@@ -79,6 +85,14 @@ class Registry:
         self._by_uid: dict[str, tuple[str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str]]] = {}
         self._terminating_namespaces: set[str] = set()
+        self._last_stamp: tuple[int, str] = (-1, "")
+
+    def _timestamp(self) -> str:
+        """Now as a timestamp; formatted once per second, since bulk seeding asks often."""
+        second = int(self.clock.now())
+        if self._last_stamp[0] != second:
+            self._last_stamp = (second, format_time(second))
+        return self._last_stamp[1]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -141,9 +155,9 @@ class Registry:
                       "uid", "generation"):
             if field not in kept:
                 meta.pop(field, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = _new_uid()
         if not restore or not meta.get("creationTimestamp"):
-            meta["creationTimestamp"] = format_time(self.clock.now())
+            meta["creationTimestamp"] = self._timestamp()
         if rt.generation:
             meta["generation"] = 1
         obj["metadata"] = meta
@@ -410,8 +424,8 @@ class Registry:
             rt_in = CANONICAL[store]
             if not rt_in.namespaced:
                 continue
-            for obj_in in list(self.store.iterate(store, start="", rv=self.store.rv,
-                                                  prefix=f"{name}/")):
+            for _, obj_in in list(self.store.iterate(store, start="", rv=self.store.rv,
+                                                     prefix=f"{name}/")):
                 if not obj_in["metadata"].get("deletionTimestamp"):
                     self.delete(rt_in, namespace=name, name=obj_in["metadata"]["name"],
                                 options=DeleteOptions(propagation_policy="Background"))

@@ -162,15 +162,15 @@ class ApiServer:
         if method == "GET" and (target.watch or flag(query, "watch")):
             return await self._watch(request, target)
         if method == "GET":
-            listed = list_objects(self.registry.store, rt, ListRequest(
+            page = list_objects(self.registry.store, rt, ListRequest(
                 namespace=target.namespace, match=self._matcher(rt, query),
                 limit=int(query.get("limit") or 0), continue_token=query.get("continue"),
                 resource_version=query.get("resourceVersion"),
                 resource_version_match=query.get("resourceVersionMatch"),
             ))
             if tables.wanted(request):
-                return json_response(tables.table(rt, listed, self.clock.now()))
-            return json_response(listed)
+                return json_response(tables.table(rt, page.as_dict(), self.clock.now()))
+            return _raw_response(page.encode(self.registry.store))
         if method == "POST":
             body = await _body(request)
             obj = self.registry.create(rt, body, namespace=target.namespace,
@@ -183,10 +183,11 @@ class ApiServer:
     async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         rt = target.rt
         options = DeleteOptions.parse(await _body(request, optional=True), dict(request.query))
-        listed = list_objects(self.registry.store, rt, ListRequest(
+        page = list_objects(self.registry.store, rt, ListRequest(
             namespace=target.namespace, match=self._matcher(rt, request.query)))
+        listed = page.as_dict()
         deleted = []
-        for obj in listed["items"]:
+        for obj in page.objects():
             meta = obj["metadata"]
             try:
                 deleted.append(self.registry.delete(
@@ -309,6 +310,10 @@ async def _body(request: web.Request, *, optional: bool = False) -> Any:
 def flag(query: Any, name: str) -> bool:
     """A boolean query parameter (`1`, `true`, `True`)."""
     return str(query.get(name, "")).lower() in ("1", "true")
+
+
+def _raw_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def _dry_run(query: Any) -> bool:

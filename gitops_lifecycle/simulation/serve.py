@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 
@@ -26,6 +27,8 @@ async def run(args: argparse.Namespace) -> int:
             print(f"gitops-lifecycle simulate: {exc}", file=sys.stderr)  # noqa: T201
             return 2
         print(f"seeded {len(seeded)} objects from {args.scenario}")  # noqa: T201
+    # Seeded objects live as long as the process: keep them out of the collector's scans.
+    gc.freeze()
     await sim.start(port=args.port)
     print(f"simulated Kubernetes API at {sim.url}", flush=True)  # noqa: T201
     if args.kubeconfig_out is not None:

@@ -53,6 +53,7 @@ class Store:
         self.rv = 0
         self._objects: dict[str, dict[str, Obj]] = {}
         self._sorted: dict[str, list[str]] = {}
+        self._encoded: dict[str, dict[str, bytes]] = {}  # JSON of each live object
         self._history: deque[Change] = deque(maxlen=max(history, 1))
         self._floor = 0  # every change after this resourceVersion is in the history
         self._listeners: dict[str, set[Listener]] = {}
@@ -65,6 +66,12 @@ class Store:
     def get(self, store: str, key: str) -> Obj | None:
         """One object, or None."""
         return self._objects.get(store, {}).get(key)
+
+    def encoded(self, store: str, key: str, obj: Obj) -> bytes:
+        """The JSON of `obj` (from the cache when it is the live version)."""
+        if self._objects.get(store, {}).get(key) is obj:
+            return self._encoded[store][key]
+        return msgspec.json.encode(obj)
 
     def sorted_keys(self, store: str) -> list[str]:
         """The keys of one storage, sorted; cached until an object is added or removed."""
@@ -83,6 +90,7 @@ class Store:
         objects = self.objects(store)
         old = objects.get(key)
         objects[key] = obj
+        self._encoded.setdefault(store, {})[key] = msgspec.json.encode(obj)
         if old is None:
             self._sorted.pop(store, None)
         return self._record(Change(rv, store, ADDED if old is None else MODIFIED, key, obj, old))
@@ -92,6 +100,7 @@ class Store:
         old = self.objects(store).pop(key, None)
         if old is None:
             return None
+        self._encoded.get(store, {}).pop(key, None)
         self._sorted.pop(store, None)
         last = {**old, "metadata": {**old["metadata"], "resourceVersion": str(rv)}}
         return self._record(Change(rv, store, DELETED, key, last, old))
@@ -132,8 +141,10 @@ class Store:
             overlay[change.key] = change.old
         return overlay
 
-    def iterate(self, store: str, *, start: str, rv: int, prefix: str = "") -> Iterator[Obj]:
-        """Objects as they were at `rv`, in key order from `start`, under a key prefix."""
+    def iterate(
+        self, store: str, *, start: str, rv: int, prefix: str = "",
+    ) -> Iterator[tuple[str, Obj]]:
+        """Keys and objects as they were at `rv`, in key order from `start`, under a prefix."""
         overlay = self.state_at(store, rv) if rv < self.rv else {}
         keys = self.sorted_keys(store)
         extra = sorted(key for key in overlay if key >= start and key.startswith(prefix))
@@ -151,9 +162,10 @@ class Store:
                 position += 1
                 if pending == live:
                     index += 1
-                obj = overlay[pending]
+                key, obj = pending, overlay[pending]
             else:
                 index += 1
-                obj = overlay[live] if live in overlay else objects[live]  # type: ignore[index]
+                key = live  # type: ignore[assignment]
+                obj = objects[key]
             if obj is not None:
-                yield obj
+                yield key, obj

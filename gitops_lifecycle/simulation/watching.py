@@ -40,6 +40,12 @@ def event_bytes(kind: str, obj: dict[str, Any]) -> bytes:
     return msgspec.json.encode({"type": kind, "object": obj}) + b"\n"
 
 
+def with_kind(rt: ResourceType, raw: bytes) -> bytes:
+    """An encoded stored object with the `kind` and `apiVersion` of `rt` spliced in."""
+    return b'{"kind":"%s","apiVersion":"%s",%s' % (
+        rt.kind.encode(), rt.api_version.encode(), raw[1:])
+
+
 def too_old(rv: int, floor: int) -> bytes:
     """The ERROR event of a watch whose resourceVersion the history no longer reaches."""
     status = {
@@ -90,8 +96,14 @@ class Watcher:
         cache = f"{kind}|{self.rt.api_version}"
         line = change.encoded.get(cache)
         if line is None:
-            line = change.encoded[cache] = event_bytes(kind, self._present(change.obj))
+            line = change.encoded[cache] = self._line(kind, change.key, change.obj)
         return line
+
+    def _line(self, kind: str, key: str, obj: Obj) -> bytes:
+        if self._request.present is not None:
+            return event_bytes(kind, self._present(obj))
+        raw = with_kind(self.rt, self._store.encoded(self.rt.store_key, key, obj))
+        return b'{"type":"%s","object":%s}\n' % (kind.encode(), raw)
 
     def _offer(self, change: Change) -> None:
         line = self._encode(change)
@@ -105,9 +117,9 @@ class Watcher:
             prefix = f"{self._request.namespace}/" if rt.namespaced and \
                 self._request.namespace else ""
             match = self._request.match
-            for obj in store.iterate(rt.store_key, start="", rv=store.rv, prefix=prefix):
+            for key, obj in store.iterate(rt.store_key, start="", rv=store.rv, prefix=prefix):
                 if match is None or match(obj):
-                    self.queue.put_nowait(event_bytes(ADDED, self._present(obj)))
+                    self.queue.put_nowait(self._line(ADDED, key, obj))
         else:
             rv = int(text)
             if rv < store.floor:
