@@ -1,0 +1,167 @@
+"""The reconcile queue: controller-runtime's workqueue semantics on asyncio.
+
+Keys are de-duplicated while they wait; a key is never reconciled by two workers at once (a
+key added while it is being reconciled is reconciled again afterwards); a reconciler returns
+`Done` or `RequeueAt(t)`, or raises, and errors are retried with per-key exponential backoff.
+Controllers never sleep or retry themselves: only this queue does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.kube.scheduler import ExpiryScheduler
+
+log = logs.get("queue")
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The reconciler finished with the key until something changes."""
+
+
+@dataclass(frozen=True)
+class RequeueAt:
+    """The reconciler wants to look at the key again at clock time `at`."""
+
+    at: float
+
+
+DONE = Done()
+Result = Done | RequeueAt
+Reconciler = Callable[[K], Awaitable[Result]]
+
+
+class Backoff(Generic[K]):
+    """Per-key exponential delays: `base` doubling on each failure up to `cap`."""
+
+    def __init__(self, *, base: float = 0.005, cap: float = 300.0) -> None:
+        self._base = base
+        self._cap = cap
+        self._failures: dict[K, int] = {}
+
+    def next_delay(self, key: K) -> float:
+        """Count one more failure of `key` and return how long to wait before retrying it."""
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        return min(self._base * 2.0 ** min(failures, 64), self._cap)
+
+    def failures(self, key: K) -> int:
+        """How many times in a row `key` has failed."""
+        return self._failures.get(key, 0)
+
+    def forget(self, key: K) -> None:
+        """`key` succeeded: its next failure starts from `base` again."""
+        self._failures.pop(key, None)
+
+
+class ReconcileQueue(Generic[K]):
+    """Feeds keys to `workers` concurrent calls of `reconcile`; a `Component`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        reconcile: Reconciler[K],
+        clock: Clock,
+        workers: int = 1,
+        backoff: Backoff[K] | None = None,
+    ) -> None:
+        self.controller = name
+        self.name = f"queue:{name}"
+        self._reconcile = reconcile
+        self._clock = clock
+        self._workers = workers
+        self._backoff: Backoff[K] = backoff or Backoff()
+        self._ready: asyncio.Queue[K] = asyncio.Queue()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._delayed: ExpiryScheduler[K] = ExpiryScheduler(
+            clock=clock, fire=self.add, name=f"delays:{name}"
+        )
+        self._depth = metrics.QUEUE_DEPTH.labels(controller=name)
+        self._duration = metrics.RECONCILE_DURATION.labels(controller=name)
+        for result in ("success", "requeue", "error"):
+            metrics.RECONCILE_TOTAL.labels(controller=name, result=result)
+
+    def add(self, key: K) -> None:
+        """Reconcile `key` as soon as a worker is free (once, however often it is added)."""
+        if key in self._dirty:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._ready.put_nowait(key)
+            self._depth.set(self._ready.qsize())
+
+    def add_at(self, key: K, when: float) -> None:
+        """Reconcile `key` at clock time `when`; an earlier pending time for it wins."""
+        if when <= self._clock.now():
+            self.add(key)
+            return
+        pending = self._delayed.when(key)
+        if pending is None or when < pending:
+            self._delayed.schedule(key, when)
+
+    def add_after(self, key: K, delay: float) -> None:
+        """Reconcile `key` after `delay` seconds of clock time."""
+        self.add_at(key, self._clock.now() + delay)
+
+    def __len__(self) -> int:
+        """Keys waiting for a worker (not counting those delayed)."""
+        return self._ready.qsize()
+
+    def failures(self, key: K) -> int:
+        """How many times in a row reconciling `key` has failed."""
+        return self._backoff.failures(key)
+
+    async def run(self) -> None:
+        """Run the workers and the delay timers until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._delayed.run(), name=self._delayed.name)
+            for index in range(self._workers):
+                group.create_task(self._work(), name=f"{self.name}:{index}")
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._ready.get()
+            self._depth.set(self._ready.qsize())
+            self._processing.add(key)
+            self._dirty.discard(key)
+            try:
+                await self._process(key)
+            finally:
+                self._processing.discard(key)
+                if key in self._dirty:
+                    self._ready.put_nowait(key)
+                    self._depth.set(self._ready.qsize())
+
+    async def _process(self, key: K) -> None:
+        started = time.perf_counter()
+        try:
+            result = await self._reconcile(key)
+        except Exception:
+            delay = self._backoff.next_delay(key)
+            log.exception(
+                "reconcile failed", controller=self.controller, key=str(key), retry_in=delay
+            )
+            self._count("error", started)
+            self.add_after(key, delay)
+            return
+        self._backoff.forget(key)
+        if isinstance(result, RequeueAt):
+            self._count("requeue", started)
+            self.add_at(key, result.at)
+        else:
+            self._count("success", started)
+
+    def _count(self, result: str, started: float) -> None:
+        self._duration.observe(time.perf_counter() - started)
+        metrics.RECONCILE_TOTAL.labels(controller=self.controller, result=result).inc()
