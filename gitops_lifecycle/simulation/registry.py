@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_lifecycle.clock import Clock, format_time
+from gitops_lifecycle.clock import Clock, format_time, parse_time
 from gitops_lifecycle.simulation import errors, patching
 from gitops_lifecycle.simulation.resources import RESOURCES, ResourceType
 from gitops_lifecycle.simulation.store import Obj, Store, object_key
@@ -323,9 +323,11 @@ class Registry:
 
     def _mark_deleted(
         self, rt: ResourceType, current: Obj, *, grace: int, finalizers: list[str],
+        requested: float | None = None,
     ) -> Obj:
         meta = dict(current["metadata"])
-        meta["deletionTimestamp"] = format_time(self.clock.now() + grace)
+        requested = self.clock.now() if requested is None else requested
+        meta["deletionTimestamp"] = format_time(requested + grace)
         meta["deletionGracePeriodSeconds"] = grace
         if finalizers:
             meta["finalizers"] = finalizers
@@ -334,11 +336,13 @@ class Registry:
         return self._commit(rt, {**current, "metadata": meta}, current)
 
     def _shorten(self, rt: ResourceType, current: Obj, grace: int) -> Obj:
-        """A second DELETE may only shorten a pod's remaining grace period."""
+        """A second DELETE may only shorten a pod's grace period, counted from the first."""
         meta = current["metadata"]
-        if grace >= int(meta.get("deletionGracePeriodSeconds") or 0):
+        old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+        if grace >= old_grace:
             return current
-        obj = self._mark_deleted(rt, current, grace=grace,
+        requested = (parse_time(meta["deletionTimestamp"]) or self.clock.now()) - old_grace
+        obj = self._mark_deleted(rt, current, grace=grace, requested=requested,
                                  finalizers=list(meta.get("finalizers") or ()))
         return self._remove(rt, obj) if self._releasable(obj) else obj
 
