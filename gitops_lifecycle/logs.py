@@ -43,6 +43,16 @@ def _redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str
             for key, value in event.items()}
 
 
+class _Stderr:
+    """Whatever `sys.stderr` is at the time of writing (tests and daemons swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog (and the standard library's loggers) to write to stderr."""
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -61,10 +71,10 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -77,5 +87,5 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 
 def get(name: str) -> Any:
-    """A logger bound to a component name."""
-    return structlog.get_logger().bind(logger=name)
+    """A logger bound to a component name (resolved lazily, so `configure` may come later)."""
+    return structlog.get_logger(component=name)

@@ -48,10 +48,10 @@ class Manager:
         log.info("started", components=list(self._tasks))
         stopping = asyncio.create_task(stop.wait())
         crashed = asyncio.create_task(self._crashed.get())
-        await asyncio.wait({stopping, crashed}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({stopping, crashed}, return_when=asyncio.FIRST_COMPLETED)
+        failed = crashed.result() if crashed in done else None
         stopping.cancel()
         crashed.cancel()
-        failed = None if crashed.cancelled() else crashed.result()
         await self._stop()
         if failed is not None:
             log.error("exiting because a component died", component=failed)

@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build a wheel of the package, install it into a virtual environment, and copy only that
+# environment into the runtime image.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY gitops_lifecycle ./gitops_lifecycle
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install .
+
+FROM python:3.11-slim
+LABEL org.opencontainers.image.title="gitops-lifecycle-management" \
+      org.opencontainers.image.description="Cleanup, service discovery and wait for GitOps clusters"
+# Nothing is written at run time: no bytecode, no home directory, so the root filesystem can be
+# mounted read-only.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+COPY --from=build /opt/venv /opt/venv
+RUN python -m compileall -q /opt/venv/lib
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["gitops-lifecycle"]
+CMD ["run"]

@@ -1,0 +1,55 @@
+"""The container image, checked with Docker's own Dockerfile parser (no Docker daemon here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dockerfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _commands() -> list[dockerfile.Command]:
+    return list(dockerfile.parse_file(str(ROOT / "Dockerfile")))
+
+
+def _final_stage() -> list[dockerfile.Command]:
+    commands = _commands()
+    last_from = max(i for i, c in enumerate(commands) if c.cmd == "FROM")
+    return commands[last_from:]
+
+
+def test_build_is_multi_stage_on_a_slim_python_base() -> None:
+    bases = [c.value[0] for c in _commands() if c.cmd == "FROM"]
+    assert len(bases) >= 2
+    assert all(base.startswith("python:3.11-slim") for base in bases)
+
+
+def test_package_is_installed_by_pip_from_the_project() -> None:
+    runs = " ".join(" ".join(c.value) for c in _commands() if c.cmd == "RUN")
+    assert "pip install ." in runs
+    copies = [c.value for c in _commands() if c.cmd == "COPY"]
+    assert any("pyproject.toml" in value for value in copies)
+
+
+def test_runtime_runs_as_non_root_65532() -> None:
+    users = [c.value[0] for c in _final_stage() if c.cmd == "USER"]
+    assert users
+    assert users[-1].split(":")[0] == "65532"
+
+
+def test_entrypoint_and_default_command() -> None:
+    final = _final_stage()
+    entrypoint = next(c for c in final if c.cmd == "ENTRYPOINT")
+    cmd = next(c for c in final if c.cmd == "CMD")
+    assert entrypoint.json
+    assert json.loads(entrypoint.original.split(None, 1)[1]) == ["gitops-lifecycle"]
+    assert json.loads(cmd.original.split(None, 1)[1]) == ["run"]
+
+
+def test_nothing_is_written_at_run_time() -> None:
+    env = " ".join(" ".join(c.value) for c in _final_stage() if c.cmd == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE" in env
+    # compiled ahead of time, so a read-only root filesystem costs nothing at start-up
+    assert any("compileall" in " ".join(c.value) for c in _final_stage() if c.cmd == "RUN")
