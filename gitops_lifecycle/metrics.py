@@ -88,6 +88,10 @@ LEADER = Gauge("gitops_leader", "1 while this replica holds the leader lease.")
 KUBE_EVENTS = Counter(
     "gitops_kubernetes_events_total", "Kubernetes Events recorded.", ["reason"]
 )
+KUBE_EVENTS_FAILED = Counter(
+    "gitops_kubernetes_events_failed_total",
+    "Kubernetes Events not written: the API refused them or too many were waiting.", ["cause"],
+)
 
 # --- retry ----------------------------------------------------------------------------------
 RETRY_ATTEMPTS = Counter(
