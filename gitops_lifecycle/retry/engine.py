@@ -89,6 +89,9 @@ class _Run:
             async with asyncio.timeout(budget):
                 await self.attempt(budget)
         except TimeoutError as exc:
+            if budget < self.policy.attempt_timeout and self.last_error is not None:
+                # Cut short by the deadline: the previous failure says more than this one.
+                raise DeadlineReached(f"deadline of {self.policy.timeout:g}s passed") from exc
             raise NotReady(f"attempt timed out after {budget:.3g}s") from exc
         except OSError as exc:
             raise NotReady(describe(exc)) from exc

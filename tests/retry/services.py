@@ -114,12 +114,18 @@ def run_wait(*args: str, env: dict[str, str] | None = None, timeout: float = 30)
     return finish(start_wait(*args, env=env), timeout)
 
 
-def terminate_after_first_attempt(process: subprocess.Popen[bytes]) -> Waited:
-    """Send SIGTERM once the process has logged a failed attempt, and collect its summary."""
+def first_failure(process: subprocess.Popen[bytes]) -> None:
+    """Block until the process logs its first failed attempt."""
     assert process.stderr is not None
     for raw in process.stderr:
         if b"attempt failed" in raw:
-            break
+            return
+    raise AssertionError("the wait ended without a failed attempt")
+
+
+def terminate_after_first_attempt(process: subprocess.Popen[bytes]) -> Waited:
+    """Send SIGTERM once the process has logged a failed attempt, and collect its summary."""
+    first_failure(process)
     process.send_signal(signal.SIGTERM)
     return finish(process, timeout=5)
 

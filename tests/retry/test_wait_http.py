@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.retry.services import (
     finish,
+    first_failure,
     free_port,
     make_tls,
     run_wait,
@@ -46,7 +45,7 @@ def tls_server(port, tls):
 
 def test_ready_once_the_server_comes_up_after_the_wait_started(port):
     process = start_wait("http", f"http://127.0.0.1:{port}/health", "--timeout", "20", *FAST)
-    time.sleep(1.5)
+    first_failure(process)
     server = start_http(port)
     try:
         waited = finish(process)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.retry.services import (
     MQTT_PASSWORD,
     MQTT_USER,
     finish,
+    first_failure,
     free_port,
     mosquitto_config,
     run_wait,
@@ -46,7 +45,7 @@ def url(port, user=MQTT_USER, password=MQTT_PASSWORD):
 
 def test_ready_once_the_broker_comes_up_after_the_wait_started(config, port):
     process = start_wait("mqtt", url(port), "--timeout", "20", *FAST)
-    time.sleep(1.5)
+    first_failure(process)
     broker = start_mosquitto(config, port)
     try:
         waited = finish(process)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import signal
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +12,7 @@ from tests.retry.services import (
     PG_PASSWORD,
     Postgres,
     finish,
+    first_failure,
     free_port,
     make_tls,
     postgres_cluster,
@@ -44,7 +45,7 @@ def dsn(port: int, *, password: str = PG_PASSWORD, **params: str) -> str:
 
 def test_ready_once_the_server_comes_up_after_the_wait_started(cluster, port):
     process = start_wait("postgres", dsn(port), "--timeout", "20", *FAST)
-    time.sleep(1.5)
+    first_failure(process)
     cluster.start(port)
     waited = finish(process)
     assert waited.returncode == 0, waited.stderr
@@ -144,7 +145,23 @@ def test_an_unknown_sslmode_is_a_usage_error(port):
 
 def test_sigterm_is_prompt_even_during_a_long_backoff(port):
     process = start_wait("postgres", dsn(port), "--base-delay", "30", "--no-jitter")
-    time.sleep(1.5)
+    first_failure(process)
     process.send_signal(signal.SIGTERM)
     waited = finish(process, timeout=3)
     assert waited.summary["outcome"] == "terminated"
+
+
+def test_a_standby_does_not_satisfy_require_primary(cluster, port):
+    signal_file = cluster.data / "standby.signal"
+    signal_file.write_text("")
+    os.chown(signal_file, cluster.data.stat().st_uid, -1)
+    try:
+        cluster.start(port)
+        standby = run_wait("postgres", dsn(port), "--require-primary", "--timeout", "1.5", *FAST)
+        plain = run_wait("postgres", dsn(port), *FAST)
+    finally:
+        cluster.stop()
+        signal_file.unlink()
+    assert standby.returncode == 124
+    assert "recovery" in str(standby.summary["last_error"]), standby.stderr
+    assert plain.returncode == 0, plain.stderr

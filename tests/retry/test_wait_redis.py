@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.retry.services import (
     REDIS_PASSWORD,
     finish,
+    first_failure,
     free_port,
     run_wait,
     start_redis,
@@ -36,7 +35,7 @@ def server(port):
 def test_ready_once_the_server_comes_up_after_the_wait_started(port):
     process = start_wait("redis", f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0",
                          "--timeout", "20", *FAST)
-    time.sleep(1.5)
+    first_failure(process)
     server = start_redis(port)
     try:
         waited = finish(process)
