@@ -1,0 +1,218 @@
+"""Kubernetes Events about what the daemon did, aggregated so that repeats do not flood.
+
+Recording never blocks and never raises: `record` notes the occurrence and a background
+task writes it. The first occurrence of an (object, type, reason, message) creates a core/v1
+Event; repeats PATCH its `count` and `lastTimestamp`, as client-go's event correlator does,
+and repeats that arrive while a write waits for the rate limit are merged into one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.clock import Clock, format_time
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import KubeError, NotFoundError
+from gitops_lifecycle.kube.records import Event
+from gitops_lifecycle.kube.resources import EVENTS
+
+log = logs.get("events")
+
+COMPONENT = "gitops-lifecycle-management"
+MAX_MESSAGE = 1024
+"""The API server keeps messages short; longer ones are cut here, visibly."""
+
+
+class Involved(Protocol):
+    """What an Event is about: anything shaped like an ObjectReference."""
+
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def uid(self) -> str: ...
+
+
+Key = tuple[str, str, str, str, str, str, str]
+
+
+class _TokenBucket:
+    """`burst` writes at once, then `rate` per second of the clock's time (one consumer)."""
+
+    def __init__(self, *, clock: Clock, rate: float, burst: int) -> None:
+        self._clock = clock
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated: float | None = None
+
+    async def take(self) -> None:
+        """Wait for a token and take it."""
+        while True:
+            now = self._clock.now()
+            elapsed = 0.0 if self._updated is None else now - self._updated
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+            self._updated = now
+            if self._tokens >= 1 - 1e-9:
+                self._tokens = max(0.0, self._tokens - 1)
+                return
+            # At epoch magnitudes a sub-microsecond sleep would round away to nothing.
+            await self._clock.sleep(max((1 - self._tokens) / self._rate, 1e-3))
+
+
+@dataclass
+class _Aggregate:
+    """One Event on the API server and the occurrences it has counted or will count."""
+
+    involved: Involved
+    type: str
+    reason: str
+    message: str
+    first: float
+    last: float
+    count: int = 0
+    written: int = 0
+    name: str | None = None
+
+
+class EventRecorder:
+    """A `Component` that writes recorded Events, merging repeats, at a bounded rate."""
+
+    name = "event-recorder"
+
+    def __init__(  # noqa: PLR0913 - where to write, and the limits that keep it polite
+        self, *, kube: Kube, clock: Clock, instance: str = "", per_second: float = 5.0,
+        burst: int = 25, max_pending: int = 1000, remember: int = 4096,
+    ) -> None:
+        self._kube = kube
+        self._clock = clock
+        self._instance = instance
+        self._bucket = _TokenBucket(clock=clock, rate=per_second, burst=burst)
+        self._max_pending = max_pending
+        self._remember = remember
+        self._aggregates: OrderedDict[Key, _Aggregate] = OrderedDict()
+        self._pending: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+
+    def record(self, involved: Involved, *, type: str, reason: str, message: str) -> None:  # noqa: A002 - the Event field's name
+        """Note one occurrence; it is written soon, merged with its repeats."""
+        try:
+            self._record(involved, type, reason, message[:MAX_MESSAGE])
+        except Exception:
+            metrics.KUBE_EVENTS_FAILED.labels(cause="error").inc()
+            log.exception("could not record an event", reason=reason)
+
+    def _record(self, involved: Involved, type_: str, reason: str, message: str) -> None:
+        metrics.KUBE_EVENTS.labels(reason=reason).inc()
+        key: Key = (involved.kind, involved.namespace, involved.name, involved.uid, type_,
+                    reason, message)
+        now = self._clock.now()
+        aggregate = self._aggregates.get(key)
+        if aggregate is None:
+            aggregate = _Aggregate(involved, type_, reason, message, first=now, last=now)
+            self._aggregates[key] = aggregate
+            self._forget_oldest()
+        else:
+            self._aggregates.move_to_end(key)
+        aggregate.count += 1
+        aggregate.last = now
+        if key in self._queued:
+            return  # the write already waiting will carry this occurrence too
+        if len(self._queued) >= self._max_pending:
+            metrics.KUBE_EVENTS_FAILED.labels(cause="overflow").inc()
+            return
+        self._queued.add(key)
+        self._pending.put_nowait(key)
+
+    def _forget_oldest(self) -> None:
+        while len(self._aggregates) > self._remember:
+            key, _ = next(iter(self._aggregates.items()))
+            if key in self._queued:
+                break  # still to be written; forget it later
+            del self._aggregates[key]
+
+    async def run(self) -> None:
+        """Write recorded Events until cancelled."""
+        while True:
+            key = await self._pending.get()
+            await self._bucket.take()
+            self._queued.discard(key)
+            aggregate = self._aggregates.get(key)
+            if aggregate is not None and aggregate.count > aggregate.written:
+                await self._write(aggregate)
+
+    async def flush(self) -> None:
+        """Write whatever is waiting now (for shutdown and tests)."""
+        while not self._pending.empty():
+            key = self._pending.get_nowait()
+            self._queued.discard(key)
+            aggregate = self._aggregates.get(key)
+            if aggregate is not None and aggregate.count > aggregate.written:
+                await self._write(aggregate)
+
+    async def _write(self, aggregate: _Aggregate) -> None:
+        count = aggregate.count
+        try:
+            if aggregate.name is not None:
+                try:
+                    await self._patch(aggregate, count)
+                except NotFoundError:
+                    aggregate.name = None  # deleted meanwhile (by the events TTL): start anew
+            if aggregate.name is None:
+                aggregate.name = await self._create(aggregate, count)
+        except KubeError as exc:
+            metrics.KUBE_EVENTS_FAILED.labels(cause="api").inc()
+            log.warning("could not write an event", reason=aggregate.reason,
+                        object=f"{aggregate.involved.namespace}/{aggregate.involved.name}",
+                        error=str(exc))
+            return
+        aggregate.written = count
+
+    async def _patch(self, aggregate: _Aggregate, count: int) -> None:
+        assert aggregate.name is not None
+        body = {"count": count, "lastTimestamp": format_time(aggregate.last)}
+        await self._kube.patch(EVENTS, aggregate.name, body, record=Event,
+                               namespace=self._namespace(aggregate.involved))
+
+    async def _create(self, aggregate: _Aggregate, count: int) -> str:
+        involved = aggregate.involved
+        namespace = self._namespace(involved)
+        name = f"{involved.name or 'unknown'}.{secrets.token_hex(8)}"
+        body: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": _reference(involved),
+            "type": aggregate.type, "reason": aggregate.reason, "message": aggregate.message,
+            "count": count,
+            "firstTimestamp": format_time(aggregate.first),
+            "lastTimestamp": format_time(aggregate.last),
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self._instance,
+        }
+        await self._kube.create(EVENTS, body, record=Event, namespace=namespace)
+        return name
+
+    @staticmethod
+    def _namespace(involved: Involved) -> str:
+        # client-go puts Events about cluster-scoped objects in `default`; an Event about a
+        # Namespace is more useful inside it, where `kubectl get events -n` shows it.
+        if involved.namespace:
+            return involved.namespace
+        return involved.name if involved.kind == "Namespace" else "default"
+
+
+def _reference(involved: Involved) -> dict[str, str]:
+    fields = {"apiVersion": involved.api_version, "kind": involved.kind,
+              "namespace": involved.namespace, "name": involved.name, "uid": involved.uid}
+    return {key: value for key, value in fields.items() if value}
