@@ -191,6 +191,7 @@ class Informer(Generic[R]):
     def _apply_listed(self, item: R, seen: set[str]) -> None:
         if not self._namespaces.allows(item.metadata.namespace):
             return
+        item.metadata.compact()
         key = item.key
         seen.add(key)
         self._store(key, item)
@@ -236,6 +237,7 @@ class Informer(Generic[R]):
         if kind == "DELETED":
             self._remove(obj.key)
         elif kind in {"ADDED", "MODIFIED"}:
+            obj.metadata.compact()
             self._store(obj.key, obj)
         else:
             log.warning("unknown watch event type", kind=self._kind, type=kind)

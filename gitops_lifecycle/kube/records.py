@@ -32,7 +32,20 @@ class OwnerReference(Record, frozen=True):
     controller: bool = False
 
 
+_EMPTY_MAP = msgspec.Raw(b"{}")
+_EMPTY_LIST = msgspec.Raw(b"[]")
+_string_map = msgspec.json.Decoder(dict[str, str])
+_owner_list = msgspec.json.Decoder(tuple[OwnerReference, ...])
+
+
 class ObjectMeta(Record, frozen=True):
+    """Metadata; labels, annotations and owners stay compact JSON until they are read.
+
+    A decoded dict of six labels costs five times its JSON text in memory, and those three
+    are read only when a controller decides about the object, so they are kept as text
+    (`compact()` detaches it from the page it was decoded from) and decoded on access.
+    """
+
     name: str = ""
     namespace: str = ""
     uid: str = ""
@@ -41,10 +54,28 @@ class ObjectMeta(Record, frozen=True):
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
     deletion_grace_period_seconds: int | None = None
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-    owner_references: tuple[OwnerReference, ...] = ()
+    labels_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="labels")
+    annotations_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="annotations")
+    owner_references_json: msgspec.Raw = msgspec.field(default=_EMPTY_LIST,
+                                                       name="ownerReferences")
     finalizers: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels (a fresh dict on every read)."""
+        return _string_map.decode(self.labels_json) if _present(self.labels_json) else {}
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The annotations (a fresh dict on every read)."""
+        return _string_map.decode(self.annotations_json) if _present(self.annotations_json) else {}
+
+    @property
+    def owner_references(self) -> tuple[OwnerReference, ...]:
+        """The owner references."""
+        if not _present(self.owner_references_json):
+            return ()
+        return _owner_list.decode(self.owner_references_json)
 
     @property
     def key(self) -> str:
@@ -54,6 +85,18 @@ class ObjectMeta(Record, frozen=True):
     def controller_ref(self) -> OwnerReference | None:
         """The owner reference marked `controller: true`, if any."""
         return next((ref for ref in self.owner_references if ref.controller), None)
+
+    def compact(self) -> None:
+        """Copy the JSON fields out of the response they were decoded from (to cache them)."""
+        for name, empty in (("labels_json", _EMPTY_MAP), ("annotations_json", _EMPTY_MAP),
+                            ("owner_references_json", _EMPTY_LIST)):
+            raw = getattr(self, name)
+            msgspec.structs.force_setattr(self, name, raw.copy() if _present(raw) else empty)
+
+
+def _present(raw: msgspec.Raw) -> bool:
+    # `{}`, `[]` and `null` are absent; anything shorter than 5 bytes cannot hold an entry.
+    return len(raw) > 4
 
 
 class Object(Record, frozen=True):
