@@ -12,6 +12,8 @@ duration. Only the leader's controllers act; informers run on every replica.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
 import secrets
 from collections.abc import Callable
@@ -118,9 +120,37 @@ class LeaderElector:
             else:
                 if observed is None:
                     return
-                # Try again right at its expiry if that is sooner than the next retry.
+                # Try again right at its expiry if that is sooner than the next retry, or as
+                # soon as the Lease changes: a leader shutting down clears its holder.
                 wait = min(wait, max(0.0, observed.expires - self._clock.now()))
+                await self._until_changed(observed.resource_version, wait)
+                continue
             await self._clock.sleep(wait)
+
+    async def _until_changed(self, resource_version: str, wait: float) -> None:
+        """Sleep `wait` seconds, or less if the Lease changes meanwhile."""
+        sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+        watcher = asyncio.ensure_future(self._next_change(resource_version, wait))
+        try:
+            await asyncio.wait({sleeper, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, watcher):
+                task.cancel()
+            await asyncio.gather(sleeper, watcher, return_exceptions=True)
+
+    async def _next_change(self, resource_version: str, wait: float) -> None:
+        """Return on the Lease's next change; never, if it cannot be watched."""
+        events = self._kube.watch(
+            LEASES, record=Lease, resource_version=resource_version,
+            namespace=self._settings.lease_namespace, bookmarks=False,
+            field_selector=f"metadata.name={self._settings.lease_name}",
+            timeout_seconds=max(1, math.ceil(wait)),
+        )
+        with contextlib.suppress(KubeError):
+            async with contextlib.aclosing(events):
+                async for _event in events:
+                    return
+        await asyncio.Future()  # the timer decides
 
     async def _try_acquire(self) -> _Observed | None:
         """Take the Lease if it is free or expired; the holder's lease if it is not."""
