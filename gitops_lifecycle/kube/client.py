@@ -23,7 +23,7 @@ from gitops_lifecycle.kube.errors import (
     KubeError,
     for_status,
 )
-from gitops_lifecycle.kube.records import ObjectList, R, Status, WatchEvent
+from gitops_lifecycle.kube.records import E, ObjectList, R, Status, WatchEvent
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.settings import KubernetesSettings
 
@@ -96,11 +96,15 @@ class Kube:
         return decode(record, await self.request("GET", resource.path(namespace, name)))
 
     async def list_page(  # noqa: PLR0913 - the LIST query parameters, all optional
-        self, resource: Resource, *, record: type[R], namespace: str | None = None,
+        self, resource: Resource, *, record: type[E], namespace: str | None = None,
         limit: int = 500, continue_token: str | None = None, label_selector: str = "",
         field_selector: str = "", resource_version: str | None = None,
-    ) -> ObjectList[R]:
-        """One page of a LIST; follow `metadata.continue_` for the next one."""
+    ) -> ObjectList[E]:
+        """One page of a LIST; follow `metadata.continue_` for the next one.
+
+        With `record=msgspec.Raw` the items stay undecoded, for callers that decode them a
+        few at a time (they reference the page until decoded).
+        """
         params = _drop_empty({
             "limit": limit, "continue": continue_token, "labelSelector": label_selector,
             "fieldSelector": field_selector, "resourceVersion": resource_version,

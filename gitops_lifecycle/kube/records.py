@@ -304,11 +304,11 @@ class ListMeta(Record, frozen=True):
     remaining_item_count: int | None = None
 
 
-class ObjectList(Record, Generic[R], frozen=True):
-    """One page of a LIST: its items and where the next page or the watch starts."""
+class ObjectList(Record, Generic[E], frozen=True):
+    """One page of a LIST: its items (records, or `msgspec.Raw` to decode them one by one)."""
 
     metadata: ListMeta = ListMeta()
-    items: tuple[R, ...] = ()
+    items: tuple[E, ...] = ()
 
 
 class WatchEvent(Record, Generic[E], frozen=True):
