@@ -11,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import wiring as cleanup
@@ -21,7 +21,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import KubeError
 from gitops_lifecycle.kube.events import EventRecorder
 from gitops_lifecycle.kube.informer import Informer
-from gitops_lifecycle.kube.leader import LeaderElector, default_identity
+from gitops_lifecycle.kube.leader import Flag, LeaderElector, default_identity
 from gitops_lifecycle.kube.records import R
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.manager import Component, Manager
@@ -78,10 +78,17 @@ def controllers(m: Machinery) -> list[Component]:
 ControllerFactory = Callable[[Machinery], Iterable[Component]]
 
 
+class Leadership(Protocol):
+    """Whether this replica leads (a `LeaderElector`)."""
+
+    @property
+    def is_leader(self) -> Flag: ...
+
+
 class WhileLeading:
     """Runs a controller while this replica leads; cancels it when leadership is lost."""
 
-    def __init__(self, component: Component, elector: LeaderElector | None) -> None:
+    def __init__(self, component: Component, elector: Leadership | None) -> None:
         self.name = component.name
         self._component = component
         self._elector = elector
@@ -96,7 +103,7 @@ class WhileLeading:
             if await self._term(self._elector):
                 return
 
-    async def _term(self, elector: LeaderElector) -> bool:
+    async def _term(self, elector: Leadership) -> bool:
         """One term: whether the controller ended on its own (rather than by losing the lead)."""
         work = asyncio.create_task(self._component.run(), name=self.name)
         lost = asyncio.create_task(elector.is_leader.wait_false())

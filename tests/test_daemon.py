@@ -1,0 +1,173 @@
+"""The daemon's wiring: what runs where, and controllers acting only while leading."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_lifecycle import daemon
+from gitops_lifecycle.clock import SimClock, format_time
+from gitops_lifecycle.health import Health
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.leader import Flag
+from gitops_lifecycle.settings import Settings
+from gitops_lifecycle.simulation import SimulatedCluster
+
+pytestmark = pytest.mark.looptime
+
+START = 1_700_000_000.0
+HOUR = 3600.0
+
+
+class Journal:
+    """A controller that notes when it starts and stops."""
+
+    def __init__(self, name: str = "journal", *, crash_after: float | None = None) -> None:
+        self.name = name
+        self.entries: list[str] = []
+        self.crash_after = crash_after
+
+    async def run(self) -> None:
+        self.entries.append("start")
+        try:
+            if self.crash_after is not None:
+                await asyncio.sleep(self.crash_after)
+                raise RuntimeError("controller bug")
+            await asyncio.Future()
+        finally:
+            self.entries.append("stop")
+
+
+class FakeElector:
+    """Leadership switched by the test."""
+
+    def __init__(self) -> None:
+        self.is_leader = Flag()
+
+
+def settings(**overrides: Any) -> Settings:
+    return Settings.model_validate(overrides)
+
+
+def test_without_a_cluster_only_the_server_runs() -> None:
+    names = [c.name for c in daemon.components(settings(), Health())]
+    assert names == ["server"]
+
+
+async def test_the_server_starts_first_and_controllers_last(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        sim.write_kubeconfig(kubeconfig)
+        config = settings(kubernetes={"kubeconfig": str(kubeconfig)})
+        async with Kube.from_settings(config.kubernetes) as kube:
+            built = daemon.components(config, Health(), kube=kube, clock=sim.clock)
+    names = [c.name for c in built]
+    assert names[:2] == ["server", "event-recorder"]
+    informers = [n for n in names if n.startswith("informer:")]
+    assert set(informers) == {"informer:jobs", "informer:pods", "informer:replicasets",
+                              "informer:deployments"}
+    elector = names.index("leader-election")
+    assert all(names.index(n) < elector for n in informers)
+    controllers = names[elector + 1:]
+    assert set(controllers) == {"cleanup-jobs", "cleanup-stuck-pods", "cleanup-replicasets",
+                                "cleanup-events"}
+    assert all(isinstance(c, daemon.WhileLeading) for c in built[elector + 1:])
+
+
+async def test_a_controller_runs_only_while_leading() -> None:
+    journal = Journal()
+    elector = FakeElector()
+    gated = daemon.WhileLeading(journal, elector)
+    task = asyncio.create_task(gated.run())
+    await asyncio.sleep(10)
+    assert journal.entries == []
+    elector.is_leader.set(True)
+    await asyncio.sleep(1)
+    assert journal.entries == ["start"]
+    elector.is_leader.set(False)
+    await asyncio.sleep(1)
+    assert journal.entries == ["start", "stop"]
+    assert not task.done()
+    elector.is_leader.set(True)
+    await asyncio.sleep(1)
+    assert journal.entries == ["start", "stop", "start"]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert journal.entries[-1] == "stop"
+
+
+async def test_a_controller_crash_reaches_the_manager() -> None:
+    elector = FakeElector()
+    elector.is_leader.set(True)
+    gated = daemon.WhileLeading(Journal(crash_after=5), elector)
+    with pytest.raises(RuntimeError, match="controller bug"):
+        await gated.run()
+
+
+async def test_without_leader_election_a_controller_runs_at_once() -> None:
+    journal = Journal()
+    task = asyncio.create_task(daemon.WhileLeading(journal, None).run())
+    await asyncio.sleep(1)
+    assert journal.entries == ["start"]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_unreachable_cluster_configuration_exits_1(tmp_path: Path) -> None:
+    config = settings(kubernetes={"kubeconfig": str(tmp_path / "missing")},
+                      server={"host": "127.0.0.1", "port": 0})
+    assert await daemon.run(config, asyncio.Event()) == 1
+
+
+def finished_job(name: str, *, finished: float) -> dict[str, Any]:
+    stamp = format_time(finished)
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": "default", "creationTimestamp": stamp},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+        "status": {"succeeded": 1, "completionTime": stamp, "conditions": [
+            {"type": "Complete", "status": "True", "lastTransitionTime": stamp}]},
+    }
+
+
+async def test_the_leading_daemon_deletes_a_job_at_its_expiry_and_releases_the_lease(
+    tmp_path: Path,
+) -> None:
+    clock = SimClock(start=START)
+    async with SimulatedCluster(clock=clock) as sim:
+        sim.create(finished_job("old", finished=START - HOUR - 60))
+        sim.create(finished_job("young", finished=START - HOUR + 600))
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        config = settings(kubernetes={"kubeconfig": str(kubeconfig),
+                                      "leaderElection": {"identity": "only"}},
+                          server={"host": "127.0.0.1", "port": 0})
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(config, stop, clock=clock))
+        await asyncio.sleep(5)
+        lease = sim.get("coordination.k8s.io/v1", "Lease", "gitops-lifecycle-management",
+                        "gitops-system")
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] == "only"
+        names = {j["metadata"]["name"] for j in sim.list("batch/v1", "Job")}
+        assert names == {"young"}
+        await asyncio.sleep(600)
+        assert sim.list("batch/v1", "Job") == []
+        deletions = [r for r in sim.requests if r.method == "DELETE" and "/jobs/" in r.path]
+        assert [r.time for r in deletions][-1] <= START + 600 + 1
+        stop.set()
+        assert await task == 0
+        lease = sim.get("coordination.k8s.io/v1", "Lease", "gitops-lifecycle-management",
+                        "gitops-system")
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] == ""
+        events = sim.list("v1", "Event", "default")
+        assert {e["involvedObject"]["name"] for e in events} >= {"old", "young"}
+
+
+def test_a_fast_simulated_clock_leaves_leader_election_on_real_time() -> None:
+    assert not isinstance(daemon._election_clock(SimClock(speed=600)), SimClock)
+    clock = SimClock(speed=1)
+    assert daemon._election_clock(clock) is clock
