@@ -9,6 +9,7 @@ and repeats that arrive while a write waits for the rate limit are merged into o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ log = logs.get("events")
 COMPONENT = "gitops-lifecycle-management"
 MAX_MESSAGE = 1024
 """The API server keeps messages short; longer ones are cut here, visibly."""
+FLUSH_TIMEOUT = 2.0
+"""Seconds shutdown may spend writing Events still waiting."""
 
 
 class Involved(Protocol):
@@ -142,14 +145,24 @@ class EventRecorder:
             del self._aggregates[key]
 
     async def run(self) -> None:
-        """Write recorded Events until cancelled."""
-        while True:
-            key = await self._pending.get()
-            await self._bucket.take()
-            self._queued.discard(key)
-            aggregate = self._aggregates.get(key)
-            if aggregate is not None and aggregate.count > aggregate.written:
-                await self._write(aggregate)
+        """Write recorded Events until cancelled, then what is still waiting (briefly)."""
+        waiting: Key | None = None
+        try:
+            while True:
+                key = waiting = await self._pending.get()
+                await self._bucket.take()
+                waiting = None
+                self._queued.discard(key)
+                aggregate = self._aggregates.get(key)
+                if aggregate is not None and aggregate.count > aggregate.written:
+                    await self._write(aggregate)
+        finally:
+            if waiting is not None:
+                self._pending.put_nowait(waiting)  # taken from the queue, not yet written
+            # The controllers stop first: what they recorded last is written on the way out.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_TIMEOUT):
+                    await self.flush()
 
     async def flush(self) -> None:
         """Write whatever is waiting now (for shutdown and tests)."""

@@ -161,3 +161,13 @@ async def test_events_about_namespaces_and_nodes_land_where_kubectl_shows_them(
         await asyncio.sleep(1)
         assert [e["involvedObject"]["name"] for e in events_in(sim, "team-b")] == ["team-b"]
         assert [e["involvedObject"]["name"] for e in events_in(sim, "default")] == ["node-1"]
+
+
+async def test_events_still_waiting_are_written_on_shutdown(tmp_path: Path) -> None:
+    async with recorder(tmp_path, per_second=1, burst=1) as (sim, events):
+        for index in range(3):
+            events.record(JOB, type="Normal", reason="CleanedUp", message=f"n{index}")
+        await asyncio.sleep(0.1)
+        assert len(events_in(sim, "team-a")) == 1
+    # Leaving the block cancelled the recorder (before the cluster stopped).
+    assert len(events_in(sim, "team-a")) == 3
