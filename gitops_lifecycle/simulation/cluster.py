@@ -226,6 +226,7 @@ class SimulatedCluster:
 
     def step_kubelet(self) -> None:
         """Finish the pods whose grace period has passed now (without waiting for the loop)."""
+        self.kubelet.refresh()
         self.kubelet.step()
 
 

@@ -43,9 +43,18 @@ class Kubelet:
                 self._terminating.discard(change.key)
         self._wake.set()
 
+    def refresh(self) -> None:
+        """Find the terminating pods afresh (when changes were not being followed)."""
+        self._terminating = {
+            key for key, pod in self._registry.store.objects(PODS).items()
+            if pod["metadata"].get("deletionTimestamp")
+        }
+
     def due(self) -> tuple[list[dict[str, Any]], float | None]:
         """Terminating pods whose grace has passed on a Ready node, and the next deadline."""
         store = self._registry.store
+        if not self._terminating:
+            return [], None  # without reading the clock: a test may not have started it yet
         now, due, upcoming = self._clock.now(), [], None
         for key in list(self._terminating):
             pod = store.get(PODS, key)
@@ -77,10 +86,7 @@ class Kubelet:
         """Finish pods as their deadlines pass, until cancelled."""
         store = self._registry.store
         unsubscribe = [store.subscribe(PODS, self._changed), store.subscribe(NODES, self._changed)]
-        self._terminating = {
-            key for key, pod in store.objects(PODS).items()
-            if pod["metadata"].get("deletionTimestamp")
-        }
+        self.refresh()
         try:
             while True:
                 self._wake.clear()
