@@ -48,6 +48,7 @@ class SimClock(Clock):
         self._start = time.time() if start is None else start
         self.speed = speed
         self._origin: float | None = None
+        self._last_loop = 0.0
         self._offset = 0.0
         self._moved = asyncio.Event()
 
@@ -62,6 +63,12 @@ class SimClock(Clock):
         loop_now = self._loop_time()
         if self._origin is None:
             self._origin = loop_now
+        elif loop_now < self._last_loop:
+            # The loop's clock went back (looptime switched on after a fixture first read the
+            # time, or a new loop): carry on from the last reading instead of going back.
+            self._start += (self._last_loop - self._origin) * self.speed
+            self._origin = loop_now
+        self._last_loop = loop_now
         return self._start + (loop_now - self._origin) * self.speed + self._offset
 
     def advance(self, seconds: float) -> None:
