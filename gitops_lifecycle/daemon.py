@@ -22,9 +22,10 @@ from gitops_lifecycle.kube.errors import KubeError
 from gitops_lifecycle.kube.events import EventRecorder
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.leader import Flag, LeaderElector, default_identity
-from gitops_lifecycle.kube.records import R
-from gitops_lifecycle.kube.resources import Resource
+from gitops_lifecycle.kube.records import Pod, R
+from gitops_lifecycle.kube.resources import PODS, Resource
 from gitops_lifecycle.manager import Component, Manager
+from gitops_lifecycle.retry.observer import RetryMetrics
 from gitops_lifecycle.server import ObservabilityServer
 from gitops_lifecycle.settings import Settings
 
@@ -72,6 +73,7 @@ def controllers(m: Machinery) -> list[Component]:
     return [
         *cleanup.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
                              informers=m.informers, events_sink=m.events),
+        RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
     ]
 
 
@@ -161,7 +163,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *,
         metrics.initialise()
         health = Health()
         try:
-            async with Kube.from_settings(settings.kubernetes) as kube:
+            circuit = settings.retry.circuit_breaker
+            async with Kube.from_settings(settings.kubernetes, circuit=circuit) as kube:
                 manager = Manager(health=health, grace_period=settings.grace_period)
                 for component in components(settings, health, kube=kube, clock=clock):
                     manager.add(component)

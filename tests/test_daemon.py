@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gitops_lifecycle import daemon
 from gitops_lifecycle.clock import SimClock, format_time
@@ -73,7 +74,7 @@ async def test_the_server_starts_first_and_controllers_last(tmp_path: Path) -> N
     assert all(names.index(n) < elector for n in informers)
     controllers = names[elector + 1:]
     assert set(controllers) == {"cleanup-jobs", "cleanup-stuck-pods", "cleanup-replicasets",
-                                "cleanup-events"}
+                                "cleanup-events", "retry-metrics"}
     assert all(isinstance(c, daemon.WhileLeading) for c in built[elector + 1:])
 
 
@@ -171,3 +172,48 @@ def test_a_fast_simulated_clock_leaves_leader_election_on_real_time() -> None:
     assert not isinstance(daemon._election_clock(SimClock(speed=600)), SimClock)
     clock = SimClock(speed=1)
     assert daemon._election_clock(clock) is clock
+
+
+WAIT_SUMMARY = ('{"check":"postgres","target":"postgresql://app:***@db:5432/app","attempts":3,'
+                '"duration_seconds":4.5,"outcome":"ready","last_error":"refused"}')
+
+
+def pod_after_wait(name: str, *, finished: float) -> dict[str, Any]:
+    terminated = {"exitCode": 0, "reason": "Completed", "message": WAIT_SUMMARY,
+                  "finishedAt": format_time(finished)}
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "waits"},
+        "spec": {"initContainers": [{"name": "wait-db", "image": "x"}],
+                 "containers": [{"name": "app", "image": "x"}]},
+        "status": {"phase": "Running", "initContainerStatuses": [
+            {"name": "wait-db", "restartCount": 0, "state": {"terminated": terminated}}]},
+    }
+
+
+def waits_counted() -> tuple[float, float]:
+    labels = {"operation": "postgres", "namespace": "waits"}
+    attempts = REGISTRY.get_sample_value("gitops_retry_attempts_total", labels) or 0.0
+    success = REGISTRY.get_sample_value("gitops_retry_success_total", labels) or 0.0
+    return attempts, success
+
+
+async def test_a_finished_wait_counts_once_in_the_daemon_and_not_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    clock = SimClock(start=START)
+    async with SimulatedCluster(clock=clock) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        config = settings(kubernetes={"kubeconfig": str(kubeconfig)},
+                          server={"host": "127.0.0.1", "port": 0})
+        before = waits_counted()
+        for generation in range(2):
+            stop = asyncio.Event()
+            task = asyncio.create_task(daemon.run(config, stop, clock=clock))
+            await asyncio.sleep(20)  # long enough to lead, also after the previous release
+            if generation == 0:
+                sim.create(pod_after_wait("app", finished=clock.now()))
+                await asyncio.sleep(5)
+            stop.set()
+            assert await task == 0
+            assert waits_counted() == (before[0] + 3, before[1] + 1)

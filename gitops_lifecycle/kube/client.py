@@ -21,11 +21,13 @@ from gitops_lifecycle.kube.errors import (
     APIError,
     InvalidResponseError,
     KubeError,
+    ServerError,
     for_status,
 )
 from gitops_lifecycle.kube.records import E, ObjectList, R, Status, WatchEvent
 from gitops_lifecycle.kube.resources import Resource
-from gitops_lifecycle.settings import KubernetesSettings
+from gitops_lifecycle.retry.breaker import Breaker, CircuitOpenError
+from gitops_lifecycle.settings import CircuitBreakerSettings, KubernetesSettings
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -57,8 +59,10 @@ class Kube:
     """The API client; use as `async with Kube.from_settings(settings.kubernetes) as kube:`."""
 
     def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],
-                 qps: float = 20, burst: int = 40, timeout: float = 30) -> None:
+                 qps: float = 20, burst: int = 40, timeout: float = 30,
+                 breaker: Breaker | None = None) -> None:
         self._load = load
+        self._breaker = breaker
         # A leaky bucket of `burst` that drains at `qps`: bursts pass, the average is capped.
         self._limiter = AsyncLimiter(burst, burst / qps)
         self._timeout = timeout
@@ -66,10 +70,18 @@ class Kube:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: KubernetesSettings) -> Self:
-        """A client configured from `kubernetes.*` settings (connects on `async with`)."""
+    def from_settings(cls, settings: KubernetesSettings, *,
+                      circuit: CircuitBreakerSettings | None = None) -> Self:
+        """A client configured from `kubernetes.*` settings (connects on `async with`).
+
+        With `circuit`, consecutive connection failures and 5xx answers open a circuit breaker
+        and requests fail fast (as connection errors) until it lets a trial request through.
+        """
+        breaker = None
+        if circuit is not None:
+            breaker = Breaker("kubernetes", circuit, failures=(APIConnectionError, ServerError))
         return cls(load=functools.partial(connections.load, settings),
-                   qps=settings.qps, burst=settings.burst)
+                   qps=settings.qps, burst=settings.burst, breaker=breaker)
 
     async def __aenter__(self) -> Self:
         self._connection = await self._load()
@@ -185,6 +197,18 @@ class Kube:
             return await _read(response)
 
     async def _open(self, method: str, path: str, *, params: Params | None, body: Any = None,  # noqa: PLR0913
+                    content_type: str = JSON,
+                    timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
+        send = functools.partial(self._send, method, path, params=params, body=body,
+                                 content_type=content_type, timeout=timeout)
+        if self._breaker is None:
+            return await send()
+        try:
+            return await self._breaker.call(send)
+        except CircuitOpenError as exc:
+            raise APIConnectionError(f"{method} {path}: {exc}") from exc
+
+    async def _send(self, method: str, path: str, *, params: Params | None, body: Any = None,  # noqa: PLR0913
                     content_type: str = JSON,
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
         connection, session = self._connected()

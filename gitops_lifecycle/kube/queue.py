@@ -87,6 +87,8 @@ class ReconcileQueue(Generic[K]):
         self._delayed: ExpiryScheduler[K] = ExpiryScheduler(
             clock=clock, fire=self.add, name=f"delays:{name}"
         )
+        self._retrying: dict[K, float] = {}
+        """Keys whose reconciliation failed, with when it first failed (for RETRY_* metrics)."""
         self._depth = metrics.QUEUE_DEPTH.labels(controller=name)
         self._duration = metrics.RECONCILE_DURATION.labels(controller=name)
         for result in ("success", "requeue", "error"):
@@ -153,14 +155,30 @@ class ReconcileQueue(Generic[K]):
                 "reconcile failed", controller=self.controller, key=str(key), retry_in=delay
             )
             self._count("error", started)
+            self._retrying.setdefault(key, self._clock.now())
+            metrics.RETRY_ATTEMPTS.labels(**self._retry_labels(key)).inc()
             self.add_after(key, delay)
             return
         self._backoff.forget(key)
+        if (first_failed := self._retrying.pop(key, None)) is not None:
+            self._retry_succeeded(key, self._clock.now() - first_failed)
         if isinstance(result, RequeueAt):
             self._count("requeue", started)
             self.add_at(key, result.at)
         else:
             self._count("success", started)
+
+    def _retry_labels(self, key: K) -> dict[str, str]:
+        # The daemon's own retries share the `wait` metrics, under the controller's name.
+        namespace = str(key).rpartition("/")[0]
+        return {"operation": f"kubernetes:{self.controller}", "namespace": namespace}
+
+    def _retry_succeeded(self, key: K, duration: float) -> None:
+        """The attempt that finally worked, and how long the retrying took."""
+        labels = self._retry_labels(key)
+        metrics.RETRY_ATTEMPTS.labels(**labels).inc()
+        metrics.RETRY_SUCCESS.labels(**labels).inc()
+        metrics.RETRY_DURATION.labels(**labels).observe(duration)
 
     def _count(self, result: str, started: float) -> None:
         self._duration.observe(time.perf_counter() - started)

@@ -10,6 +10,7 @@ starts may be counted by both the old and the new daemon.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from gitops_lifecycle.retry import summary
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from gitops_lifecycle.kube.informer import Informer
     from gitops_lifecycle.kube.records import ContainerStateTerminated, ContainerStatus, Pod
 
 READY = "ready"
@@ -82,3 +84,30 @@ class RetryObserver:
             return
         count(operation=found.check, namespace=pod.metadata.namespace,
               attempts=found.attempts, outcome=found.outcome, duration=found.duration_seconds)
+
+
+class RetryMetrics:
+    """Feeds pod changes to a `RetryObserver` while this replica leads (a controller).
+
+    Only the leader counts, so that two replicas do not both count the same run; a new leader
+    counts the runs that finish from the moment it takes over.
+    """
+
+    name = "retry-metrics"
+
+    def __init__(self, *, pods: Informer[Pod], clock: Clock) -> None:
+        self._clock = clock
+        self._observer: RetryObserver | None = None
+        pods.subscribe(self._on_change)
+
+    def _on_change(self, event_type: str, old: Pod | None, new: Pod | None) -> None:
+        if self._observer is not None:
+            self._observer(event_type, old, new)
+
+    async def run(self) -> None:
+        """Count until cancelled (leadership lost or shutdown)."""
+        self._observer = RetryObserver(clock=self._clock)
+        try:
+            await asyncio.Future()
+        finally:
+            self._observer = None

@@ -238,3 +238,37 @@ def test_backoff_doubles_per_key_and_is_capped() -> None:
     assert backoff.next_delay("b") == 0.005
     backoff.forget("a")
     assert backoff.next_delay("a") == 0.005
+
+
+async def test_retries_that_end_in_success_feed_the_retry_metrics() -> None:
+    clock = SimClock(start=0)
+    name = unique("flaky")
+    labels = {"operation": f"kubernetes:{name}", "namespace": "shop"}
+
+    def outcome(_key: str, attempt: int) -> Result:
+        if attempt <= 3:
+            raise ConnectionError("API server unavailable")
+        return DONE
+
+    calls, reconcile = recorder(clock, outcome)
+    queue: ReconcileQueue[str] = ReconcileQueue(name=name, reconcile=reconcile, clock=clock)
+    queue.add("shop/job-1")
+    async with running(queue):
+        await asyncio.sleep(1)
+    assert len(calls["shop/job-1"]) == 4
+    assert REGISTRY.get_sample_value("gitops_retry_attempts_total", labels) == 4
+    assert REGISTRY.get_sample_value("gitops_retry_success_total", labels) == 1
+    duration = REGISTRY.get_sample_value("gitops_retry_duration_seconds_sum", labels)
+    assert duration == pytest.approx(calls["shop/job-1"][-1] - calls["shop/job-1"][0])
+
+
+async def test_keys_that_never_fail_leave_the_retry_metrics_alone() -> None:
+    clock = SimClock(start=0)
+    name = unique("steady")
+    _, reconcile = recorder(clock)
+    queue: ReconcileQueue[str] = ReconcileQueue(name=name, reconcile=reconcile, clock=clock)
+    queue.add("shop/job-1")
+    async with running(queue):
+        await asyncio.sleep(1)
+    labels = {"operation": f"kubernetes:{name}", "namespace": "shop"}
+    assert REGISTRY.get_sample_value("gitops_retry_attempts_total", labels) is None
