@@ -141,6 +141,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from gitops_lifecycle import demo
 
         return asyncio.run(demo.run(settings, args))
-    from gitops_lifecycle.simulation import serve
+    from gitops_lifecycle.simulation.serve import run as simulate
 
-    return asyncio.run(serve.run(args))
+    return asyncio.run(simulate(args))
