@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from gitops_lifecycle.cleanup import annotations as marks
@@ -77,8 +78,10 @@ def timed(policy: str, *, expires: float, now: float) -> Decision:
     return Wait(policy, expires)
 
 
-def seconds(value: str | float | None) -> float | None:
-    """Epoch seconds of a timestamp that may still be the API's RFC 3339 text."""
+def seconds(value: datetime | str | float | None) -> float | None:
+    """Epoch seconds of a decoded timestamp (or of the API's RFC 3339 text)."""
     if value is None or isinstance(value, float | int):
         return value
+    if isinstance(value, datetime):
+        return value.timestamp()
     return parse_time(value)

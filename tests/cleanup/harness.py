@@ -56,7 +56,10 @@ class Running:
 
 def settings(**cleanup: Any) -> Settings:
     """Settings with the given `cleanup` section and leader election off."""
-    base: dict[str, Any] = {"kubernetes": {"leaderElection": {"enabled": False}}}
+    # The client's own QPS limit is not under test here; under virtual time its bucket can
+    # round to a wake-up that never advances the clock while I/O is pending.
+    base: dict[str, Any] = {"kubernetes": {"leaderElection": {"enabled": False},
+                                           "qps": 1e6, "burst": 1_000_000}}
     base["cleanup"] = cleanup
     return Settings.model_validate(base)
 
