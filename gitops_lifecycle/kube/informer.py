@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, ValuesView
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Literal
 
@@ -28,7 +28,7 @@ from gitops_lifecycle.settings import NamespaceScope
 
 log = logs.get("informer")
 
-DECODE_SLICE = 100
+DECODE_SLICE = 50
 """Objects decoded between two yields to the event loop during a LIST."""
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
@@ -86,7 +86,10 @@ class Informer(Generic[R]):
         self._clock = clock or Clock()
         self._page_size = page_size
         self._watch_timeout = watch_timeout
-        self._cache: dict[str, R] = {}
+        # namespace -> name -> object: the names in the records are the keys, so 100,000s of
+        # cached objects need no `namespace/name` key strings of their own.
+        self._cache: dict[str, dict[str, R]] = {}
+        self._size = 0
         self._handlers: list[Handler[R]] = []
         self._kind = resource.kind
         if health is not None:
@@ -95,17 +98,19 @@ class Informer(Generic[R]):
     # --- the cache --------------------------------------------------------------------------
     def get(self, key: str) -> R | None:
         """The cached object with key `namespace/name` (or `name`), if any."""
-        return self._cache.get(key)
+        namespace, _, name = key.rpartition("/")
+        return self._cache.get(namespace, {}).get(name)
 
-    def values(self) -> ValuesView[R]:
-        """Every cached object (a live view: copy it before awaiting)."""
-        return self._cache.values()
+    def values(self) -> Iterator[R]:
+        """Every cached object (iterates the live cache: copy it before awaiting)."""
+        for objects in self._cache.values():
+            yield from objects.values()
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return self._size
 
     def __contains__(self, key: object) -> bool:
-        return key in self._cache
+        return isinstance(key, str) and self.get(key) is not None
 
     def subscribe(self, handler: Handler[R]) -> None:
         """Call `handler(type, old, new)` on every change, including those of the first list."""
@@ -153,7 +158,7 @@ class Informer(Generic[R]):
     def _mark_synced(self, scope: _Scope, scopes: list[_Scope]) -> None:
         scope.synced = True
         if not self.has_synced.is_set() and all(other.synced for other in scopes):
-            log.info("synced", kind=self._kind, objects=len(self._cache))
+            log.info("synced", kind=self._kind, objects=len(self))
             self.has_synced.set()
 
     def _readiness(self) -> str | None:
@@ -164,7 +169,7 @@ class Informer(Generic[R]):
         """List every page; objects not in the new list are gone and reported DELETED."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        seen: set[str] = set()
+        seen: dict[str, set[str]] = {}
         token: str | None = None
         while True:
             try:
@@ -183,7 +188,7 @@ class Informer(Generic[R]):
                 continue
             await self._apply_page(page.items, seen)
             token = page.metadata.continue_ or None
-            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
             if token is None:
                 break
         self._drop_unseen(scope, seen)
@@ -191,7 +196,8 @@ class Informer(Generic[R]):
         scope.backoff.reset()
         metrics.LIST_DURATION.labels(kind=self._kind).observe(loop.time() - started)
 
-    async def _apply_page(self, items: tuple[msgspec.Raw, ...], seen: set[str]) -> None:
+    async def _apply_page(self, items: tuple[msgspec.Raw, ...],
+                          seen: dict[str, set[str]]) -> None:
         # A page of 500 large objects takes tens of milliseconds to decode: decoding it in
         # slices, yielding between them, keeps the loop (and /healthz) responsive.
         for start in range(0, len(items), DECODE_SLICE):
@@ -199,20 +205,26 @@ class Informer(Generic[R]):
                 self._apply_listed(decode(self._record, raw), seen)
             await asyncio.sleep(0)
 
-    def _apply_listed(self, item: R, seen: set[str]) -> None:
-        if not self._namespaces.allows(item.metadata.namespace):
+    def _apply_listed(self, item: R, seen: dict[str, set[str]]) -> None:
+        meta = item.metadata
+        if not self._namespaces.allows(meta.namespace):
             return
-        item.metadata.compact()
-        key = item.key
-        seen.add(key)
-        self._store(key, item)
+        item.compact()
+        # Names, not keys: a key string per object would outlive the list in the allocator.
+        names = seen.get(meta.namespace)
+        if names is None:
+            names = seen[meta.namespace] = set()
+        names.add(meta.name)
+        self._store(item)
 
-    def _drop_unseen(self, scope: _Scope, seen: set[str]) -> None:
-        in_scope = (key for key, obj in self._cache.items()
-                    if scope.namespace is None or obj.metadata.namespace == scope.namespace)
-        for key in [key for key in in_scope if key not in seen]:
-            self._remove(key)
-        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+    def _drop_unseen(self, scope: _Scope, seen: dict[str, set[str]]) -> None:
+        in_scope = [namespace for namespace in self._cache
+                    if scope.namespace is None or namespace == scope.namespace]
+        for namespace in in_scope:
+            names = seen.get(namespace, set())
+            for name in [name for name in self._cache[namespace] if name not in names]:
+                self._remove(namespace, name)
+        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
 
     # --- watch ------------------------------------------------------------------------------
     async def _watch(self, scope: _Scope) -> None:
@@ -246,27 +258,40 @@ class Informer(Generic[R]):
         if kind == "BOOKMARK" or not self._namespaces.allows(obj.metadata.namespace):
             return
         if kind == "DELETED":
-            self._remove(obj.key)
+            self._remove(obj.metadata.namespace, obj.metadata.name)
         elif kind in {"ADDED", "MODIFIED"}:
-            obj.metadata.compact()
-            self._store(obj.key, obj)
+            obj.compact()
+            self._store(obj)
         else:
             log.warning("unknown watch event type", kind=self._kind, type=kind)
             return
-        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self._cache))
+        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
 
     # --- changes ----------------------------------------------------------------------------
-    def _store(self, key: str, new: R) -> None:
-        old = self._cache.get(key)
-        if old is not None and old.metadata.resource_version == new.metadata.resource_version:
+    def _store(self, new: R) -> None:
+        meta = new.metadata
+        objects = self._cache.get(meta.namespace)
+        if objects is None:
+            objects = self._cache[meta.namespace] = {}
+        old = objects.get(meta.name)
+        if old is not None and old.metadata.resource_version == meta.resource_version:
             return  # the same version again (a resumed watch or a re-list): nothing changed
-        self._cache[key] = new
+        if old is not None:
+            # A replaced entry would keep the old object's name string as its key.
+            del objects[meta.name]
+        objects[meta.name] = new
+        self._size += old is None
         self._notify("ADDED" if old is None else "MODIFIED", old, new)
 
-    def _remove(self, key: str) -> None:
-        old = self._cache.pop(key, None)
-        if old is not None:
-            self._notify("DELETED", old, None)
+    def _remove(self, namespace: str, name: str) -> None:
+        objects = self._cache.get(namespace, {})
+        old = objects.pop(name, None)
+        if old is None:
+            return
+        self._size -= 1
+        if not objects:
+            del self._cache[namespace]
+        self._notify("DELETED", old, None)
 
     def _notify(self, kind: EventType, old: R | None, new: R | None) -> None:
         for handler in self._handlers:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_lifecycle import logs, metrics
-from gitops_lifecycle.clock import Clock, format_time, parse_time
+from gitops_lifecycle.clock import Clock, format_time
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
 from gitops_lifecycle.kube.records import Lease
@@ -233,7 +233,8 @@ class LeaderElector:
         except NotFoundError:
             return None
         spec = lease.spec
-        renewed = parse_time(spec.renew_time) or parse_time(spec.acquire_time) or 0.0
+        renewed_at = spec.renew_time or spec.acquire_time
+        renewed = renewed_at.timestamp() if renewed_at is not None else 0.0
         return _Observed(
             holder=spec.holder_identity or "",
             expires=renewed + (spec.lease_duration_seconds or 0),

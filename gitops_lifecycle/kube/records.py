@@ -3,12 +3,21 @@
 Only the fields the controllers read are declared; everything else (`managedFields`, the
 pod template, container specs) is skipped by the decoder without being built, which is what
 keeps informer caches small and syncing fast. Field names are snake_case here and camelCase
-on the wire. Timestamps stay RFC 3339 strings (parse them with `clock.parse_time` when a
-decision needs them). Absent lists decode as empty tuples, absent maps as empty dicts.
+on the wire. Absent lists decode as empty tuples, absent maps as empty dicts.
+
+Timestamps decode to `datetime` (msgspec parses RFC 3339 natively; `clock.seconds` gives epoch
+seconds) rather than staying 69-byte strings.
+
+`compact()` readies a record for a cache of 100,000s of objects, which is mostly small strings:
+it detaches the record from the page it was decoded from and makes the strings every object
+repeats (namespaces, node names, condition types and reasons, container names) one interned
+copy, and repeated timestamps one object.
 """
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import msgspec
@@ -51,8 +60,8 @@ class ObjectMeta(Record, frozen=True):
     uid: str = ""
     resource_version: str = ""
     generation: int = 0
-    creation_timestamp: str | None = None
-    deletion_timestamp: str | None = None
+    creation_timestamp: datetime | None = None
+    deletion_timestamp: datetime | None = None
     deletion_grace_period_seconds: int | None = None
     labels_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="labels")
     annotations_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="annotations")
@@ -92,11 +101,32 @@ class ObjectMeta(Record, frozen=True):
                             ("owner_references_json", _EMPTY_LIST)):
             raw = getattr(self, name)
             msgspec.structs.force_setattr(self, name, raw.copy() if _present(raw) else empty)
+        _share(self, "namespace")
+        if self.finalizers:
+            msgspec.structs.force_setattr(self, "finalizers", tuple(map(sys.intern,
+                                                                          self.finalizers)))
 
 
 def _present(raw: msgspec.Raw) -> bool:
     # `{}`, `[]` and `null` are absent; anything shorter than 5 bytes cannot hold an entry.
     return len(raw) > 4
+
+
+def _share(record: Record, *names: str) -> None:
+    """Replace string fields by their interned copy (freed when no record uses it any more)."""
+    for name in names:
+        msgspec.structs.force_setattr(record, name, sys.intern(getattr(record, name)))
+
+
+Times = dict[datetime, datetime]
+
+
+def _same_times(record: Record, times: Times, *names: str) -> None:
+    """Replace timestamp fields equal to one seen before in the same object by that one."""
+    for name in names:
+        moment = getattr(record, name)
+        if moment is not None:
+            msgspec.structs.force_setattr(record, name, times.setdefault(moment, moment))
 
 
 class Object(Record, frozen=True):
@@ -108,6 +138,14 @@ class Object(Record, frozen=True):
     def key(self) -> str:
         """`namespace/name` (or `name` when cluster-scoped)."""
         return self.metadata.key
+
+    def compact(self) -> None:
+        """Detach from the decoded page and share repeated strings (before caching)."""
+        self.metadata.compact()
+
+    def _times(self) -> Times:
+        created = self.metadata.creation_timestamp
+        return {} if created is None else {created: created}
 
 
 class Status(Record, frozen=True):
@@ -124,7 +162,7 @@ class JobCondition(Record, frozen=True):
     type: str = ""
     status: str = ""
     reason: str = ""
-    last_transition_time: str | None = None
+    last_transition_time: datetime | None = None
 
 
 class JobSpec(Record, frozen=True):
@@ -133,8 +171,8 @@ class JobSpec(Record, frozen=True):
 
 class JobStatus(Record, frozen=True):
     conditions: tuple[JobCondition, ...] = ()
-    start_time: str | None = None
-    completion_time: str | None = None
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
     active: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -143,6 +181,15 @@ class JobStatus(Record, frozen=True):
 class Job(Object, frozen=True):
     spec: JobSpec = JobSpec()
     status: JobStatus = JobStatus()
+
+    def compact(self) -> None:
+        """Also share condition types, statuses, reasons and repeated times."""
+        super().compact()
+        times = self._times()
+        for condition in self.status.conditions:
+            _share(condition, "type", "status", "reason")
+            _same_times(condition, times, "last_transition_time")
+        _same_times(self.status, times, "start_time", "completion_time")
 
 
 # --- core/v1 Pod ----------------------------------------------------------------------------
@@ -158,18 +205,29 @@ class Volume(Record, frozen=True):
 class PodSpec(Record, frozen=True):
     node_name: str = ""
     volumes: tuple[Volume, ...] = ()
+    """Only the volumes backed by a PersistentVolumeClaim (the rest are dropped on decoding)."""
+
+    def __post_init__(self) -> None:
+        # Nearly every pod has a projected service-account volume that nothing here reads.
+        if any(volume.persistent_volume_claim is None for volume in self.volumes):
+            claimed = tuple(volume for volume in self.volumes
+                            if volume.persistent_volume_claim is not None)
+            msgspec.structs.force_setattr(self, "volumes", claimed)
 
 
 class ContainerStateTerminated(Record, frozen=True):
     exit_code: int = 0
     reason: str = ""
     message: str = ""
-    started_at: str | None = None
-    finished_at: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class ContainerState(Record, frozen=True):
     terminated: ContainerStateTerminated | None = None
+
+
+_NOT_TERMINATED = ContainerState()
 
 
 class ContainerStatus(Record, frozen=True):
@@ -189,6 +247,22 @@ class Pod(Object, frozen=True):
     spec: PodSpec = PodSpec()
     status: PodStatus = PodStatus()
 
+    def compact(self) -> None:
+        """Also share the node, phase, container names and reasons, and repeated times."""
+        super().compact()
+        _share(self.spec, "node_name")
+        _share(self.status, "phase")
+        times = self._times()
+        for status in (*self.status.init_container_statuses, *self.status.container_statuses):
+            _share(status, "name")
+            for name in ("state", "last_state"):
+                terminated = getattr(status, name).terminated
+                if terminated is None:  # running or waiting: nothing read, one shared record
+                    msgspec.structs.force_setattr(status, name, _NOT_TERMINATED)
+                else:
+                    _share(terminated, "reason")
+                    _same_times(terminated, times, "started_at", "finished_at")
+
 
 # --- core/v1 PersistentVolumeClaim ----------------------------------------------------------
 class PersistentVolumeClaimSpec(Record, frozen=True):
@@ -204,13 +278,13 @@ class Taint(Record, frozen=True):
     key: str = ""
     value: str = ""
     effect: str = ""
-    time_added: str | None = None
+    time_added: datetime | None = None
 
 
 class NodeCondition(Record, frozen=True):
     type: str = ""
     status: str = ""
-    last_transition_time: str | None = None
+    last_transition_time: datetime | None = None
 
 
 class NodeSpec(Record, frozen=True):
@@ -265,7 +339,7 @@ class ObjectReference(Record, frozen=True):
 
 class EventSeries(Record, frozen=True):
     count: int = 0
-    last_observed_time: str | None = None
+    last_observed_time: datetime | None = None
 
 
 class Event(Object, frozen=True):
@@ -274,9 +348,9 @@ class Event(Object, frozen=True):
     message: str = ""
     type: str = ""
     count: int = 0
-    first_timestamp: str | None = None
-    last_timestamp: str | None = None
-    event_time: str | None = None
+    first_timestamp: datetime | None = None
+    last_timestamp: datetime | None = None
+    event_time: datetime | None = None
     series: EventSeries | None = None
 
 
@@ -284,8 +358,8 @@ class Event(Object, frozen=True):
 class LeaseSpec(Record, frozen=True):
     holder_identity: str | None = None
     lease_duration_seconds: int | None = None
-    acquire_time: str | None = None
-    renew_time: str | None = None
+    acquire_time: datetime | None = None
+    renew_time: datetime | None = None
     lease_transitions: int = 0
 
 

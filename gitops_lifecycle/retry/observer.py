@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 from gitops_lifecycle import metrics
-from gitops_lifecycle.clock import Clock, parse_time
+from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.retry import summary
 
 if TYPE_CHECKING:
@@ -76,8 +76,8 @@ class RetryObserver:
         if (container, run) in seen:
             return
         seen.add((container, run))
-        finished = parse_time(terminated.finished_at)
-        if finished is None or finished < self._since:
+        finished = terminated.finished_at
+        if finished is None or finished.timestamp() < self._since:
             return
         found = summary.parse(terminated.message)
         if found is None:

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from benchmarks import kube_objects
+from gitops_lifecycle.clock import parse_time
 from gitops_lifecycle.kube.client import decode
 from gitops_lifecycle.kube.errors import InvalidResponseError
 from gitops_lifecycle.kube.records import (
@@ -36,7 +37,7 @@ def test_a_job_keeps_its_identity_conditions_and_times_and_drops_managed_fields(
     assert job.metadata.controller_ref().kind == "CronJob"
     assert [(c.type, c.status) for c in job.status.conditions] == [
         ("SuccessCriteriaMet", "True"), ("Complete", "True")]
-    assert job.status.completion_time == raw["status"]["completionTime"]
+    assert job.status.completion_time.timestamp() == parse_time(raw["status"]["completionTime"])
     assert job.status.succeeded == 1
     assert job.spec.ttl_seconds_after_finished is None
     assert b"managedFields" not in encoded(job)
@@ -110,9 +111,9 @@ def test_events_keep_every_timestamp_a_sweep_judges_age_by():
         "series": {"count": 3, "lastObservedTime": "2024-05-03T00:00:00.000000Z"},
     }))
     assert event.involved_object.kind == "Pod"
-    assert event.last_timestamp == "2024-05-02T00:00:00Z"
+    assert event.last_timestamp.timestamp() == parse_time("2024-05-02T00:00:00Z")
     assert event.event_time is None
-    assert event.series.last_observed_time == "2024-05-03T00:00:00.000000Z"
+    assert event.series.last_observed_time.timestamp() == parse_time("2024-05-03T00:00:00Z")
 
 
 def test_leases_keep_the_holder_and_times():
@@ -121,6 +122,7 @@ def test_leases_keep_the_holder_and_times():
         "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
                  "renewTime": "2024-05-01T00:00:00.000000Z", "leaseTransitions": 2}}))
     assert (lease.spec.holder_identity, lease.spec.lease_transitions) == ("a", 2)
+    assert lease.spec.renew_time.timestamp() == parse_time("2024-05-01T00:00:00Z")
 
 
 def test_a_list_page_carries_its_version_and_continue_token():
@@ -151,3 +153,28 @@ def test_records_are_immutable():
 def test_json_that_does_not_fit_is_an_invalid_response():
     with pytest.raises(InvalidResponseError):
         decode(Job, b'{"metadata": {"name": 5}}')
+
+
+def test_pods_keep_only_the_volumes_backed_by_a_claim():
+    pod = decode(Pod, encoded(kube_objects.pod(10)))
+    assert [v.name for v in pod.spec.volumes] == ["data"]
+    assert decode(Pod, encoded(kube_objects.pod(11))).spec.volumes == ()
+
+
+def test_compacted_jobs_share_repeated_strings_and_times():
+    first, second = (decode(Job, encoded(kube_objects.job(i))) for i in (3, 4))
+    for job in (first, second):
+        job.compact()
+    assert first.status.conditions[1].reason is second.status.conditions[1].reason
+    assert first.status.completion_time is first.status.conditions[1].last_transition_time
+    assert first.status.start_time is first.metadata.creation_timestamp
+
+
+def test_compacted_pods_read_the_same_and_share_node_and_container_names():
+    raw = kube_objects.pod(20)  # restarted once: a last state with its times
+    fresh, first, second = (decode(Pod, encoded(raw)) for _ in range(3))
+    for pod in (first, second):
+        pod.compact()
+    assert first == fresh
+    assert first.spec.node_name is second.spec.node_name
+    assert first.status.container_statuses[0].name is second.status.container_statuses[0].name
