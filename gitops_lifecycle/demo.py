@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from gitops_lifecycle import daemon
+from gitops_lifecycle import daemon, logs
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.settings import Settings, parse_duration
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -71,6 +71,9 @@ async def _wait(stop: asyncio.Event, task: asyncio.Task[int], *, duration: float
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo for `--duration` (real time) or until Ctrl-C; the daemon's exit code."""
+    if not hasattr(args, "log_level"):
+        # The narration tells the story; the daemon's own log lines only when asked for.
+        logs.configure("warning", settings.logging.format)
     clock = SimClock(speed=args.speed)
     duration = parse_duration(args.duration)
     sim = SimulatedCluster(clock=clock)
