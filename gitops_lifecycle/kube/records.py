@@ -47,12 +47,31 @@ _string_map = msgspec.json.Decoder(dict[str, str])
 _owner_list = msgspec.json.Decoder(tuple[OwnerReference, ...])
 
 
+class _Labels(Record, frozen=True):
+    labels: dict[str, str] = {}
+
+
+class _Annotations(Record, frozen=True):
+    annotations: dict[str, str] = {}
+
+
+class _Owners(Record, frozen=True):
+    owner_references: tuple[OwnerReference, ...] = ()
+
+
+_merged_labels = msgspec.json.Decoder(_Labels)
+_merged_annotations = msgspec.json.Decoder(_Annotations)
+_merged_owners = msgspec.json.Decoder(_Owners)
+_EMPTY_MERGED = msgspec.Raw(b"{}")
+
+
 class ObjectMeta(Record, frozen=True):
     """Metadata; labels, annotations and owners stay compact JSON until they are read.
 
     A decoded dict of six labels costs five times its JSON text in memory, and those three
     are read only when a controller decides about the object, so they are kept as text
-    (`compact()` detaches it from the page it was decoded from) and decoded on access.
+    and decoded on access. `compact()` copies them out of the page they were decoded from
+    into one JSON object that all three fields then hold (one buffer instead of three).
     """
 
     name: str = ""
@@ -72,19 +91,28 @@ class ObjectMeta(Record, frozen=True):
     @property
     def labels(self) -> dict[str, str]:
         """The labels (a fresh dict on every read)."""
+        if self._merged():
+            return _merged_labels.decode(self.labels_json).labels
         return _string_map.decode(self.labels_json) if _present(self.labels_json) else {}
 
     @property
     def annotations(self) -> dict[str, str]:
         """The annotations (a fresh dict on every read)."""
+        if self._merged():
+            return _merged_annotations.decode(self.annotations_json).annotations
         return _string_map.decode(self.annotations_json) if _present(self.annotations_json) else {}
 
     @property
     def owner_references(self) -> tuple[OwnerReference, ...]:
         """The owner references."""
+        if self._merged():
+            return _merged_owners.decode(self.owner_references_json).owner_references
         if not _present(self.owner_references_json):
             return ()
         return _owner_list.decode(self.owner_references_json)
+
+    def _merged(self) -> bool:
+        return self.labels_json is self.annotations_json is self.owner_references_json
 
     @property
     def key(self) -> str:
@@ -96,11 +124,15 @@ class ObjectMeta(Record, frozen=True):
         return next((ref for ref in self.owner_references if ref.controller), None)
 
     def compact(self) -> None:
-        """Copy the JSON fields out of the response they were decoded from (to cache them)."""
-        for name, empty in (("labels_json", _EMPTY_MAP), ("annotations_json", _EMPTY_MAP),
-                            ("owner_references_json", _EMPTY_LIST)):
-            raw = getattr(self, name)
-            msgspec.structs.force_setattr(self, name, raw.copy() if _present(raw) else empty)
+        """Copy the JSON fields out of the response into one buffer and share strings."""
+        if not self._merged():
+            parts = [part for key, raw in ((b'"labels":', self.labels_json),
+                                           (b'"annotations":', self.annotations_json),
+                                           (b'"ownerReferences":', self.owner_references_json))
+                     if _present(raw) for part in (key, raw, b",")]
+            merged = msgspec.Raw(b"".join([b"{", *parts[:-1], b"}"])) if parts else _EMPTY_MERGED
+            for name in ("labels_json", "annotations_json", "owner_references_json"):
+                msgspec.structs.force_setattr(self, name, merged)
         _share(self, "namespace")
         if self.finalizers:
             msgspec.structs.force_setattr(self, "finalizers", tuple(map(sys.intern,

@@ -175,6 +175,17 @@ def test_compacted_pods_read_the_same_and_share_node_and_container_names():
     fresh, first, second = (decode(Pod, encoded(raw)) for _ in range(3))
     for pod in (first, second):
         pod.compact()
-    assert first == fresh
+    assert msgspec.structs.replace(first, metadata=fresh.metadata) == fresh
+    for read in ("labels", "annotations", "owner_references", "key"):
+        assert getattr(first.metadata, read) == getattr(fresh.metadata, read)
     assert first.spec.node_name is second.spec.node_name
     assert first.status.container_statuses[0].name is second.status.container_statuses[0].name
+
+
+def test_compacted_metadata_reads_absent_labels_and_owners_as_empty():
+    meta = decode(Object, b'{"metadata": {"name": "n", "annotations": {"a": "b"}}}').metadata
+    meta.compact()
+    assert (meta.labels, meta.annotations, meta.owner_references) == ({}, {"a": "b"}, ())
+    bare = decode(Object, b'{"metadata": {"name": "n"}}').metadata
+    bare.compact()
+    assert (bare.labels, bare.annotations, bare.owner_references) == ({}, {}, ())
