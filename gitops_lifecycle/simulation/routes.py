@@ -65,10 +65,6 @@ def _parse(group: str, version: str, parts: list[str]) -> Target | None:
     return Target(rt, namespace, name, subresource, watch)
 
 
-_BOOKMARK_SLACK = 0.001
-"""Seconds before a watch's deadline within which no periodic bookmark is written."""
-
-
 @dataclass
 class ApiServer:
     """Serves the registry over HTTP as the Kubernetes API."""
@@ -234,11 +230,14 @@ class ApiServer:
             try:
                 line = await asyncio.wait_for(watcher.queue.get(), wait)
             except TimeoutError:
-                # Not at the very deadline: under virtual time a sub-tick remainder would
-                # otherwise write bookmarks in a loop that the I/O keeps from advancing.
-                if bookmarks and deadline - loop.time() > _BOOKMARK_SLACK:
-                    await response.write(watcher.bookmark())
-                continue
+                if wait < remaining:
+                    await response.write(watcher.bookmark())  # the periodic one
+                    continue
+                # The deadline, even if the loop time shows a remainder below its tick: under
+                # virtual time a timer that short fires at once, the time never advances while
+                # other connections keep the loop busy, and waiting again would spin forever.
+                remaining = 0.0
+                break
             batch = [line]
             while not watcher.queue.empty() and batch[-1] not in (CLOSE, DROP):
                 batch.append(watcher.queue.get_nowait())
@@ -252,9 +251,8 @@ class ApiServer:
                 return response
             if ending is CLOSE:
                 break
-        else:
-            if bookmarks:
-                await response.write(watcher.bookmark())
+        if remaining <= 0 and bookmarks:
+            await response.write(watcher.bookmark())
         await response.write_eof()
         return response
 
