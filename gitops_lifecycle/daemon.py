@@ -122,9 +122,10 @@ class WhileLeading:
         return True
 
 
-def _election_clock(clock: Clock) -> Clock:
-    # Leases measure whether a process is alive, in real time: a simulated clock running
-    # faster (the demo) would shrink a 15 s lease to milliseconds of real time.
+def _real_time_clock(clock: Clock) -> Clock:
+    # Leases measure whether a process is alive, and QPS limits protect the API server, both
+    # in real time: a simulated clock running faster (the demo) would shrink a 15 s lease to
+    # milliseconds and multiply the QPS. At speed 1 (virtual time in tests) it stays.
     return clock if clock.speed == 1 else Clock()
 
 
@@ -141,7 +142,7 @@ def components(
     identity = election.identity or default_identity()
     elector = None
     if election.enabled:
-        elector = LeaderElector(kube=kube, settings=election, clock=_election_clock(clock),
+        elector = LeaderElector(kube=kube, settings=election, clock=_real_time_clock(clock),
                                 identity=identity)
     events = EventRecorder(kube=kube, clock=clock, instance=identity)
     informers = SharedInformers(kube=kube, settings=settings, clock=clock, health=health)
@@ -164,7 +165,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *,
         health = Health()
         try:
             circuit = settings.retry.circuit_breaker
-            async with Kube.from_settings(settings.kubernetes, circuit=circuit) as kube:
+            client = Kube.from_settings(settings.kubernetes, circuit=circuit,
+                                        clock=_real_time_clock(clock or Clock()))
+            async with client as kube:
                 manager = Manager(health=health, grace_period=settings.grace_period)
                 for component in components(settings, health, kube=kube, clock=clock):
                     manager.add(component)

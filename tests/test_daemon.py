@@ -168,10 +168,10 @@ async def test_the_leading_daemon_deletes_a_job_at_its_expiry_and_releases_the_l
         assert {e["involvedObject"]["name"] for e in events} >= {"old", "young"}
 
 
-def test_a_fast_simulated_clock_leaves_leader_election_on_real_time() -> None:
-    assert not isinstance(daemon._election_clock(SimClock(speed=600)), SimClock)
+def test_a_fast_simulated_clock_leaves_leader_election_and_qps_on_real_time() -> None:
+    assert not isinstance(daemon._real_time_clock(SimClock(speed=600)), SimClock)
     clock = SimClock(speed=1)
-    assert daemon._election_clock(clock) is clock
+    assert daemon._real_time_clock(clock) is clock
 
 
 WAIT_SUMMARY = ('{"check":"postgres","target":"postgresql://app:***@db:5432/app","attempts":3,'

@@ -15,8 +15,6 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiolimiter import AsyncLimiter
-
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup.decision import Delete
 from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
@@ -25,6 +23,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
 from gitops_lifecycle.kube.records import ObjectMeta, Pod
 from gitops_lifecycle.kube.resources import PODS, Resource
+from gitops_lifecycle.ratelimit import TokenBucket
 from gitops_lifecycle.settings import CleanupSettings
 
 log = logs.get("cleanup")
@@ -99,8 +98,8 @@ class Deleter:
         self.recorder = recorder
         self.guard = guard or BlastRadiusGuard(settings.blast_radius)
         rate = settings.rate_limit
-        # A bucket of `burst` refilled at `perSecond`: bursts pass, the average is capped.
-        self._limiter = AsyncLimiter(rate.burst, rate.burst / rate.per_second)
+        # On the daemon's clock: `perSecond` of simulated time in the demo and under test.
+        self._limiter = TokenBucket(clock=clock, rate=rate.per_second, burst=rate.burst)
 
     def dry_run(self, policy: str) -> bool:
         """Whether `policy` only reports (globally or by its own setting)."""

@@ -12,9 +12,9 @@ from typing import Any, Literal, Self, TypeVar
 
 import aiohttp
 import msgspec
-from aiolimiter import AsyncLimiter
 
 from gitops_lifecycle import __version__
+from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube import connection as connections
 from gitops_lifecycle.kube.errors import (
     APIConnectionError,
@@ -26,6 +26,7 @@ from gitops_lifecycle.kube.errors import (
 )
 from gitops_lifecycle.kube.records import E, ObjectList, R, Status, WatchEvent
 from gitops_lifecycle.kube.resources import Resource
+from gitops_lifecycle.ratelimit import TokenBucket
 from gitops_lifecycle.retry.breaker import Breaker, CircuitOpenError
 from gitops_lifecycle.settings import CircuitBreakerSettings, KubernetesSettings
 
@@ -58,30 +59,32 @@ def decode(kind: type[T], data: bytes) -> T:
 class Kube:
     """The API client; use as `async with Kube.from_settings(settings.kubernetes) as kube:`."""
 
-    def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],
+    def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],  # noqa: PLR0913 - how to connect, and the limits
                  qps: float = 20, burst: int = 40, timeout: float = 30,
-                 breaker: Breaker | None = None) -> None:
+                 breaker: Breaker | None = None, clock: Clock | None = None) -> None:
         self._load = load
         self._breaker = breaker
-        # A leaky bucket of `burst` that drains at `qps`: bursts pass, the average is capped.
-        self._limiter = AsyncLimiter(burst, burst / qps)
+        # `burst` requests pass at once, then `qps` per second of `clock`'s time.
+        self._limiter = TokenBucket(clock=clock or Clock(), rate=qps, burst=burst)
         self._timeout = timeout
         self._connection: connections.Connection | None = None
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(cls, settings: KubernetesSettings, *,
-                      circuit: CircuitBreakerSettings | None = None) -> Self:
+                      circuit: CircuitBreakerSettings | None = None,
+                      clock: Clock | None = None) -> Self:
         """A client configured from `kubernetes.*` settings (connects on `async with`).
 
         With `circuit`, consecutive connection failures and 5xx answers open a circuit breaker
         and requests fail fast (as connection errors) until it lets a trial request through.
+        The QPS limit runs on `clock` (the real clock by default).
         """
         breaker = None
         if circuit is not None:
             breaker = Breaker("kubernetes", circuit, failures=(APIConnectionError, ServerError))
         return cls(load=functools.partial(connections.load, settings),
-                   qps=settings.qps, burst=settings.burst, breaker=breaker)
+                   qps=settings.qps, burst=settings.burst, breaker=breaker, clock=clock)
 
     async def __aenter__(self) -> Self:
         self._connection = await self._load()

@@ -21,6 +21,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import KubeError, NotFoundError
 from gitops_lifecycle.kube.records import Event
 from gitops_lifecycle.kube.resources import EVENTS
+from gitops_lifecycle.ratelimit import TokenBucket
 
 log = logs.get("events")
 
@@ -47,30 +48,6 @@ class Involved(Protocol):
 
 
 Key = tuple[str, str, str, str, str, str, str]
-
-
-class _TokenBucket:
-    """`burst` writes at once, then `rate` per second of the clock's time (one consumer)."""
-
-    def __init__(self, *, clock: Clock, rate: float, burst: int) -> None:
-        self._clock = clock
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._updated: float | None = None
-
-    async def take(self) -> None:
-        """Wait for a token and take it."""
-        while True:
-            now = self._clock.now()
-            elapsed = 0.0 if self._updated is None else now - self._updated
-            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
-            self._updated = now
-            if self._tokens >= 1 - 1e-9:
-                self._tokens = max(0.0, self._tokens - 1)
-                return
-            # At epoch magnitudes a sub-microsecond sleep would round away to nothing.
-            await self._clock.sleep(max((1 - self._tokens) / self._rate, 1e-3))
 
 
 @dataclass
@@ -100,7 +77,7 @@ class EventRecorder:
         self._kube = kube
         self._clock = clock
         self._instance = instance
-        self._bucket = _TokenBucket(clock=clock, rate=per_second, burst=burst)
+        self._bucket = TokenBucket(clock=clock, rate=per_second, burst=burst)
         self._max_pending = max_pending
         self._remember = remember
         self._aggregates: OrderedDict[Key, _Aggregate] = OrderedDict()
@@ -150,7 +127,7 @@ class EventRecorder:
         try:
             while True:
                 key = waiting = await self._pending.get()
-                await self._bucket.take()
+                await self._bucket.acquire()
                 waiting = None
                 self._queued.discard(key)
                 aggregate = self._aggregates.get(key)

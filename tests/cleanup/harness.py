@@ -56,10 +56,7 @@ class Running:
 
 def settings(**cleanup: Any) -> Settings:
     """Settings with the given `cleanup` section and leader election off."""
-    # The client's own QPS limit is not under test here; under virtual time its bucket can
-    # round to a wake-up that never advances the clock while I/O is pending.
-    base: dict[str, Any] = {"kubernetes": {"leaderElection": {"enabled": False},
-                                           "qps": 1e6, "burst": 1_000_000}}
+    base: dict[str, Any] = {"kubernetes": {"leaderElection": {"enabled": False}}}
     base["cleanup"] = cleanup
     return Settings.model_validate(base)
 
@@ -74,7 +71,7 @@ async def running(
     assert isinstance(sim.clock, SimClock)
     informers: dict[str, Informer[Any]] = {}
     events = RecordedEvents()
-    async with Kube.from_settings(kube_settings) as kube:
+    async with Kube.from_settings(kube_settings, clock=sim.clock) as kube:
 
         def informer(resource: Resource, record: type[R]) -> Informer[R]:
             if resource.plural not in informers:

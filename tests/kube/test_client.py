@@ -186,7 +186,8 @@ async def test_a_watch_from_a_compacted_version_raises_gone(sim, kube):
 
 async def test_requests_beyond_the_burst_wait_for_the_qps_limit(sim, tmp_path):
     path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    async with Kube.from_settings(KubernetesSettings(kubeconfig=path, qps=2, burst=2)) as kube:
+    config = KubernetesSettings(kubeconfig=path, qps=2, burst=2)
+    async with Kube.from_settings(config, clock=sim.clock) as kube:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for _ in range(6):
