@@ -13,13 +13,11 @@ import pytest
 import yaml
 from aiohttp import web
 
-from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube import errors
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.records import Job, Object, Pod
 from gitops_lifecycle.kube.resources import JOBS, NODES, PODS
 from gitops_lifecycle.settings import KubernetesSettings
-from gitops_lifecycle.simulation import SimulatedCluster
 
 pytestmark = pytest.mark.looptime
 
@@ -40,23 +38,8 @@ def write_kubeconfig(path: Path, url: str) -> Path:
     return path
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatedCluster]:
-    cluster = SimulatedCluster(clock=SimClock(), kubelet=False)
-    await cluster.start()
-    yield cluster
-    await cluster.stop()
-
-
 def settings(path: Path, **options: object) -> KubernetesSettings:
     return KubernetesSettings(kubeconfig=path, qps=1000, burst=1000, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def kube(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[Kube]:
-    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    async with Kube.from_settings(settings(path)) as client:
-        yield client
 
 
 async def test_get_decodes_the_object_into_the_record(sim, kube):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube import errors
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.records import Job
@@ -20,12 +19,6 @@ from gitops_lifecycle.simulation import SimulatedCluster
 pytestmark = pytest.mark.looptime
 
 CIRCUIT = CircuitBreakerSettings(failure_threshold=3, recovery_timeout=30)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatedCluster]:
-    async with SimulatedCluster(clock=SimClock(), kubelet=False) as cluster:
-        yield cluster
 
 
 @pytest.fixture

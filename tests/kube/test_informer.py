@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from itertools import count
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -17,7 +16,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Job, Pod
 from gitops_lifecycle.kube.resources import JOBS, PODS
-from gitops_lifecycle.settings import KubernetesSettings, NamespaceScope
+from gitops_lifecycle.settings import NamespaceScope
 from gitops_lifecycle.simulation import SimulatedCluster
 
 pytestmark = pytest.mark.looptime
@@ -42,13 +41,6 @@ async def sim() -> AsyncIterator[SimulatedCluster]:
     await cluster.start()
     yield cluster
     await cluster.stop()
-
-
-@pytest.fixture
-async def kube(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[Kube]:
-    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    async with Kube.from_settings(KubernetesSettings(kubeconfig=path, qps=1000, burst=1000)) as k:
-        yield k
 
 
 class Recorder:
@@ -274,6 +266,7 @@ async def test_a_failing_subscriber_does_not_stop_the_informer(sim, kube):
         await asyncio.wait_for(informer.has_synced.wait(), 30)
         sim.create(pod("p"))
         await until(lambda: "default/p" in informer)
+        assert not task.done()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -30,6 +30,10 @@ PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 HTTP_APP = Path(__file__).with_name("http_app.py")
 
 
+FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
+"""Flags for a quick backoff, so tests against real servers take seconds."""
+
+
 def binary(name: str, *dirs: Path) -> str:
     """The path of a server binary; skip (or fail when services are required) without it."""
     for directory in dirs:

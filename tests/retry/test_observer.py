@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from itertools import count
-from pathlib import Path
 from typing import Self
 
 import msgspec
@@ -18,7 +16,6 @@ from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Pod
 from gitops_lifecycle.kube.resources import PODS
 from gitops_lifecycle.retry.observer import RetryObserver
-from gitops_lifecycle.settings import KubernetesSettings
 from gitops_lifecycle.simulation import SimulatedCluster
 
 pytestmark = pytest.mark.looptime
@@ -30,21 +27,6 @@ SUMMARY = ('{"check":"postgres","target":"postgresql://app:***@db:5432/app","att
 @pytest.fixture
 def namespace() -> str:
     return f"observed-{next(_namespaces)}"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatedCluster]:
-    cluster = SimulatedCluster(clock=SimClock(), kubelet=False)
-    await cluster.start()
-    yield cluster
-    await cluster.stop()
-
-
-@pytest.fixture
-async def kube(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[Kube]:
-    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    async with Kube.from_settings(KubernetesSettings(kubeconfig=path, qps=1000, burst=1000)) as k:
-        yield k
 
 
 def sample(metric: str, namespace: str, operation: str = "postgres") -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.retry.services import (
+    FAST,
     finish,
     first_failure,
-    free_port,
     make_tls,
     run_wait,
     start_http,
@@ -15,13 +15,6 @@ from tests.retry.services import (
     stop,
     terminate_after_first_attempt,
 )
-
-FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
-from collections.abc import AsyncIterator
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 from gitops_lifecycle import cli
-from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.retry import commands, engine
 from gitops_lifecycle.settings import RetryPolicy, load
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -26,19 +24,6 @@ POLICY = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=2, timeout=60,
 @pytest.fixture
 def namespace() -> str:
     return f"wait-{next(_names)}"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatedCluster]:
-    cluster = SimulatedCluster(clock=SimClock(), kubelet=False)
-    await cluster.start()
-    yield cluster
-    await cluster.stop()
-
-
-@pytest.fixture
-def kubeconfig(sim: SimulatedCluster, tmp_path: Path) -> Path:
-    return sim.write_kubeconfig(tmp_path / "kubeconfig")
 
 
 def waiting(

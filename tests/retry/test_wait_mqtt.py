@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.retry.services import (
+    FAST,
     MQTT_PASSWORD,
     MQTT_USER,
     finish,
     first_failure,
-    free_port,
     mosquitto_config,
     run_wait,
     start_mosquitto,
@@ -19,12 +19,6 @@ from tests.retry.services import (
 )
 
 pytestmark = pytest.mark.services
-FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

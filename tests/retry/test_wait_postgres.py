@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.retry.services import (
+    FAST,
     PG_PASSWORD,
     Postgres,
     finish,
@@ -22,7 +23,6 @@ from tests.retry.services import (
 )
 
 pytestmark = pytest.mark.services
-FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
 
 
 @pytest.fixture(scope="module")

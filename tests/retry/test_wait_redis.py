@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.retry.services import (
+    FAST,
     REDIS_PASSWORD,
     finish,
     first_failure,
-    free_port,
     run_wait,
     start_redis,
     start_wait,
@@ -17,12 +17,6 @@ from tests.retry.services import (
 )
 
 pytestmark = pytest.mark.services
-FAST = ("--base-delay", "0.1", "--max-delay", "0.3", "--max-attempts", "100")
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

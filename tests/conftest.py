@@ -1,0 +1,33 @@
+"""Fixtures shared across the suite: a simulated cluster and our client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.settings import KubernetesSettings
+from gitops_lifecycle.simulation import SimulatedCluster
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatedCluster]:
+    """A simulated API server on loopback, its kubelet off (tests step pods themselves)."""
+    async with SimulatedCluster(clock=SimClock(), kubelet=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def kubeconfig(sim: SimulatedCluster, tmp_path: Path) -> Path:
+    return sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
+    """Our client, its QPS limit out of the way of tests that are about something else."""
+    settings = KubernetesSettings(kubeconfig=kubeconfig, qps=1000, burst=1000)
+    async with Kube.from_settings(settings) as client:
+        yield client
