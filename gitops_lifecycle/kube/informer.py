@@ -298,4 +298,4 @@ class Informer(Generic[R]):
             try:
                 handler(kind, old, new)
             except Exception:
-                log.exception("informer subscriber failed", kind=self._kind, event=kind)
+                log.exception("informer subscriber failed", kind=self._kind, change=kind)
