@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic.alias_generators import to_snake
+
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup.decision import Delete
 from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
@@ -106,7 +108,7 @@ class Deleter:
         if self._settings.dry_run:
             return True
         policies = self._settings.controller.policies
-        return bool(getattr(policies, _FIELDS[policy]).dry_run)
+        return bool(getattr(policies, to_snake(policy)).dry_run)
 
     async def delete(self, target: Target) -> Outcome:
         """Delete `target` if it is still the object that was decided on."""
@@ -179,15 +181,6 @@ class Deleter:
         log.debug("not deleted", policy=target.decision.policy, key=target.meta.key,
                   reason=reason)
         return outcome
-
-
-_FIELDS = {
-    "completedJobs": "completed_jobs",
-    "failedJobs": "failed_jobs",
-    "stuckPods": "stuck_pods",
-    "events": "events",
-    "replicaSets": "replica_sets",
-}
 
 
 def _message(target: Target) -> str:
