@@ -42,7 +42,7 @@ def serve_cluster(count: int, kubeconfig: str, ready: Any, stop: Any) -> None:
 async def _serve_cluster(count: int, kubeconfig: str, ready: Any, stop: Any) -> None:
     from gitops_lifecycle.clock import SimClock
     from gitops_lifecycle.simulation import SimulatedCluster
-    from gitops_lifecycle.simulation.resources import by_kind
+    from gitops_lifecycle.simulation.kubeapi.resources import by_kind
 
     sim = SimulatedCluster(clock=SimClock(), kubelet=False)
     for make in (kube_objects.job, kube_objects.pod):

@@ -1,4 +1,6 @@
-"""A simulated Kubernetes API server for tests, benchmarks, `simulate` and `demo`.
+"""Stand-ins for the systems the daemon talks to, for tests, benchmarks, `simulate` and `demo`.
+
+`kubeapi` is a simulated Kubernetes API server.
 
 It speaks the real API's HTTP semantics (discovery, LIST with chunks, WATCH with
 resourceVersions and bookmarks, preconditions, graceful deletion, finalizers, garbage
@@ -6,9 +8,9 @@ collection) so that kubernetes-asyncio and kubectl accept it, and it adds what t
 a controllable clock, fault injection, a request log and YAML scenarios.
 """
 
-from gitops_lifecycle.simulation.cluster import SimulatedCluster
-from gitops_lifecycle.simulation.errors import ApiError
-from gitops_lifecycle.simulation.faults import Faults, RequestRecord
-from gitops_lifecycle.simulation.scenario import ScenarioError
+from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
+from gitops_lifecycle.simulation.kubeapi.errors import ApiError
+from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
 
 __all__ = ["ApiError", "Faults", "RequestRecord", "ScenarioError", "SimulatedCluster"]

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from gitops_lifecycle.clock import Clock, format_time, parse_time
-from gitops_lifecycle.simulation.cluster import SimulatedCluster
-from gitops_lifecycle.simulation.store import ADDED, DELETED, Change
-from gitops_lifecycle.simulation.tables import human_age
+from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
+from gitops_lifecycle.simulation.kubeapi.store import ADDED, DELETED, Change
+from gitops_lifecycle.simulation.kubeapi.tables import human_age
 
 _NARRATED = {"batch/jobs": "Job", "/pods": "Pod", "apps/replicasets": "ReplicaSet",
              "/events": "Event"}

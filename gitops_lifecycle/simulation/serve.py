@@ -9,8 +9,8 @@ import signal
 import sys
 
 from gitops_lifecycle.clock import SimClock
-from gitops_lifecycle.simulation.cluster import SimulatedCluster
-from gitops_lifecycle.simulation.scenario import ScenarioError
+from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
+from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gitops_lifecycle.simulation.errors import ApiError, bad_request
+from gitops_lifecycle.simulation.kubeapi.errors import ApiError, bad_request
 
 Matcher = Callable[[dict[str, Any]], bool]
 

@@ -12,14 +12,14 @@ import msgspec
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock
-from gitops_lifecycle.simulation import discovery, errors, tables
-from gitops_lifecycle.simulation.faults import Faults, RequestRecord
-from gitops_lifecycle.simulation.paging import ListRequest, list_objects
-from gitops_lifecycle.simulation.registry import DeleteOptions, Registry
-from gitops_lifecycle.simulation.resources import BY_PATH, ResourceType
-from gitops_lifecycle.simulation.selectors import combine, field_matcher, label_matcher
-from gitops_lifecycle.simulation.store import Obj
-from gitops_lifecycle.simulation.watching import CLOSE, DROP, Watcher, WatchRequest
+from gitops_lifecycle.simulation.kubeapi import discovery, errors, tables
+from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
+from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
+from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, ResourceType
+from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
+from gitops_lifecycle.simulation.kubeapi.store import Obj
+from gitops_lifecycle.simulation.kubeapi.watching import CLOSE, DROP, Watcher, WatchRequest
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _SUBRESOURCES = frozenset({"status", "eviction", "finalize"})

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gitops_lifecycle.simulation.errors import ApiError
-from gitops_lifecycle.simulation.store import Store
-from gitops_lifecycle.simulation.watching import CLOSE, DROP, Watcher
+from gitops_lifecycle.simulation.kubeapi.errors import ApiError
+from gitops_lifecycle.simulation.kubeapi.store import Store
+from gitops_lifecycle.simulation.kubeapi.watching import CLOSE, DROP, Watcher
 
 _REASONS = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
             504: "Timeout"}

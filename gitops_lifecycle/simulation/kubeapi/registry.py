@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_lifecycle.clock import Clock, format_time, parse_time
-from gitops_lifecycle.simulation import errors, patching
-from gitops_lifecycle.simulation.resources import RESOURCES, ResourceType
-from gitops_lifecycle.simulation.store import Obj, Store, object_key
+from gitops_lifecycle.simulation.kubeapi import errors, patching
+from gitops_lifecycle.simulation.kubeapi.resources import RESOURCES, ResourceType
+from gitops_lifecycle.simulation.kubeapi.store import Obj, Store, object_key
 
 FOREGROUND = "foregroundDeletion"
 _TERMINAL = frozenset({"Succeeded", "Failed"})

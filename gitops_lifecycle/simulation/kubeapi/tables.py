@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gitops_lifecycle.clock import parse_time
-from gitops_lifecycle.simulation.resources import ResourceType
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
 _COLUMNS = [
     {"name": "Name", "type": "string", "format": "name", "priority": 0,

@@ -16,9 +16,9 @@ from typing import Any
 
 import msgspec
 
-from gitops_lifecycle.simulation.resources import ResourceType
-from gitops_lifecycle.simulation.selectors import Matcher
-from gitops_lifecycle.simulation.store import ADDED, DELETED, MODIFIED, Change, Obj, Store
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
+from gitops_lifecycle.simulation.kubeapi.selectors import Matcher
+from gitops_lifecycle.simulation.kubeapi.store import ADDED, DELETED, MODIFIED, Change, Obj, Store
 
 BOOKMARK, ERROR = "BOOKMARK", "ERROR"
 CLOSE, DROP = b"close", b"drop"  # sentinels: end the stream cleanly, or cut the connection

@@ -10,8 +10,8 @@ import asyncio
 from typing import Any
 
 from gitops_lifecycle.clock import Clock, parse_time
-from gitops_lifecycle.simulation.registry import CANONICAL, Registry
-from gitops_lifecycle.simulation.store import DELETED, Change
+from gitops_lifecycle.simulation.kubeapi.registry import CANONICAL, Registry
+from gitops_lifecycle.simulation.kubeapi.store import DELETED, Change
 
 PODS, NODES = "/pods", "/nodes"
 

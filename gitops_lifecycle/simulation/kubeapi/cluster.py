@@ -13,15 +13,15 @@ from typing import Any, Self
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock, SimClock, format_time
-from gitops_lifecycle.simulation import kubeconfig, scenario
-from gitops_lifecycle.simulation.faults import Faults, RequestRecord
-from gitops_lifecycle.simulation.kubelet import Kubelet
-from gitops_lifecycle.simulation.paging import ListRequest, list_objects
-from gitops_lifecycle.simulation.registry import DeleteOptions, Registry
-from gitops_lifecycle.simulation.resources import ResourceType, by_kind
-from gitops_lifecycle.simulation.routes import ApiServer, present
-from gitops_lifecycle.simulation.selectors import combine, field_matcher, label_matcher
-from gitops_lifecycle.simulation.store import Store, clone
+from gitops_lifecycle.simulation.kubeapi import kubeconfig, scenario
+from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.kubelet import Kubelet
+from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
+from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType, by_kind
+from gitops_lifecycle.simulation.kubeapi.routes import ApiServer, present
+from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
+from gitops_lifecycle.simulation.kubeapi.store import Store, clone
 
 _PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                 "strategic": "application/strategic-merge-patch+json"}

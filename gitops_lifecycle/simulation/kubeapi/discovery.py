@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_lifecycle import __version__
-from gitops_lifecycle.simulation.resources import GROUP_VERSIONS, RESOURCES, VERBS
+from gitops_lifecycle.simulation.kubeapi.resources import GROUP_VERSIONS, RESOURCES, VERBS
 
 _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 

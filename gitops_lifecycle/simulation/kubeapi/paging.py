@@ -14,11 +14,11 @@ from typing import Any
 
 import msgspec
 
-from gitops_lifecycle.simulation import errors
-from gitops_lifecycle.simulation.resources import ResourceType
-from gitops_lifecycle.simulation.selectors import Matcher
-from gitops_lifecycle.simulation.store import Obj, Store
-from gitops_lifecycle.simulation.watching import with_kind
+from gitops_lifecycle.simulation.kubeapi import errors
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
+from gitops_lifecycle.simulation.kubeapi.selectors import Matcher
+from gitops_lifecycle.simulation.kubeapi.store import Obj, Store
+from gitops_lifecycle.simulation.kubeapi.watching import with_kind
 
 EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You can "

@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonpatch
 
-from gitops_lifecycle.simulation.errors import ApiError, bad_request
+from gitops_lifecycle.simulation.kubeapi.errors import ApiError, bad_request
 
 MERGE = "application/merge-patch+json"
 JSON = "application/json-patch+json"

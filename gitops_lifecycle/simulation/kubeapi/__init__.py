@@ -1,0 +1,1 @@
+"""The simulated Kubernetes API server: discovery, chunked LISTs, WATCH, writes, deletion."""
