@@ -172,11 +172,6 @@ class ReconcileQueue(Generic[K]):
         self.add_after(key, delay)
         return delay
 
-    def forget(self, key: K) -> None:
-        """`key`'s object is gone: drop its backoff and failure record (its timers stay)."""
-        self._backoff.forget(key)
-        self._retrying.pop(key, None)
-
     def failing_since(self) -> float | None:
         """When the longest-failing key that has not succeeded since first failed, if any."""
         return min(self._retrying.values(), default=None)
