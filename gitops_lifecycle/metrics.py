@@ -39,7 +39,12 @@ CYCLE_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 CLEANUP_ERRORS = Counter(
-    "gitops_cleanup_errors_total", "Cleanup operations that failed.", ["operation"]
+    "gitops_cleanup_errors_total", "Cleanup operations that failed, by policy and cause.",
+    ["policy", "reason"],
+)
+CLEANUP_ERROR_REASONS = (
+    "server_error", "throttled", "unreachable", "timeout", "forbidden", "client_error",
+    "invalid_response",
 )
 LAST_RUN = Gauge(
     "gitops_cleanup_last_run_timestamp_seconds", "When a cleanup sweep last finished.", ["policy"]
@@ -123,5 +128,6 @@ def initialise() -> None:
         DRY_RUN.labels(policy=policy)
         DELETION_LAG.labels(policy=policy)
         BLAST_RADIUS_BLOCKED.labels(policy=policy)
-        CLEANUP_ERRORS.labels(operation=policy)
+        for reason in CLEANUP_ERROR_REASONS:
+            CLEANUP_ERRORS.labels(policy=policy, reason=reason)
     LEADER.set(0)

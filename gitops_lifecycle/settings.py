@@ -22,6 +22,8 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
@@ -78,6 +80,18 @@ Duration = Annotated[
 ]
 """Seconds, written in settings as `30s`, `30m`, `1h`, `7d` or a plain number."""
 
+MIN_INTERVAL = 1.0
+"""The shortest interval or TTL accepted: anything less spins the event loop."""
+
+Interval = Annotated[Duration, Field(ge=MIN_INTERVAL)]
+"""A duration of at least one second (sweep intervals, TTLs)."""
+
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+"""A duration above zero."""
+
+JITTER_FACTOR = 1.2
+"""client-go's leader election jitter: renewDeadline must exceed retryPeriod by this factor."""
+
 
 class Section(BaseModel):
     """A settings section: camelCase keys as in the operations guide, unknown keys rejected."""
@@ -127,14 +141,32 @@ class LeaderElectionSettings(Section):
     """Name of the coordination.k8s.io/v1 Lease."""
     lease_namespace: str = "gitops-system"
     """Namespace of the Lease."""
-    lease_duration: Duration = 15
+    lease_duration: PositiveDuration = 15
     """How long a lease is valid without renewal; a standby takes over after it."""
-    renew_deadline: Duration = 10
-    """The leader steps down if it cannot renew within this time."""
-    retry_period: Duration = 2
-    """How often the leader renews and a standby retries."""
+    renew_deadline: PositiveDuration = 10
+    """The leader steps down if it cannot renew within this time (less than leaseDuration)."""
+    retry_period: PositiveDuration = 2
+    """How often the leader renews and a standby retries (renewDeadline over 1.2 of it)."""
     identity: str | None = None
     """Defaults to the pod name (HOSTNAME) plus a random suffix."""
+
+    @field_validator("renew_deadline")
+    @classmethod
+    def _within_lease(cls, value: float, info: ValidationInfo) -> float:
+        duration = info.data.get("lease_duration")
+        if duration is not None and not value < duration:
+            msg = f"must be less than leaseDuration ({duration:g}s)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("retry_period")
+    @classmethod
+    def _within_deadline(cls, value: float, info: ValidationInfo) -> float:
+        deadline = info.data.get("renew_deadline")
+        if deadline is not None and not value * JITTER_FACTOR < deadline:
+            msg = f"must be less than renewDeadline ({deadline:g}s) / {JITTER_FACTOR}"
+            raise ValueError(msg)
+        return value
 
 
 class KubernetesSettings(Section):
@@ -164,16 +196,16 @@ class Policy(Section):
 
 
 class JobPolicy(Policy):
-    ttl: Duration
+    ttl: Interval
 
 
 class CompletedJobsPolicy(JobPolicy):
-    ttl: Duration = 3600
+    ttl: Interval = 3600
     """Delete a Job this long after it completed (Complete=True)."""
 
 
 class FailedJobsPolicy(JobPolicy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete a Job this long after it failed (Failed=True)."""
 
 
@@ -195,9 +227,9 @@ class StuckPodsPolicy(Policy):
 
 
 class EventsPolicy(Policy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete Events whose newest timestamp is older than this."""
-    interval: Duration = 3600
+    interval: Interval = 3600
     """How often the paginated Events sweep runs."""
 
 
@@ -231,7 +263,7 @@ class CleanupPolicies(Section):
 
 
 class ControllerSettings(Section):
-    interval: Duration = 3600
+    interval: Interval = 3600
     """Safety-net sweep over the cache; objects are normally acted on at their exact expiry."""
     policies: CleanupPolicies = CleanupPolicies()
     """What each cleanup policy selects."""
