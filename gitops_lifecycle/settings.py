@@ -243,6 +243,8 @@ class ReplicaSetsPolicy(Policy):
 class OrphanedProvidersPolicy(Policy):
     max_age: Duration = 604800
     """Delete an orphaned provider this long after its source went away."""
+    max_per_sweep: int = Field(10, ge=1)
+    """Delete at most this many orphaned providers in one sweep."""
 
 
 class CleanupPolicies(Section):
@@ -376,11 +378,47 @@ class MonitoringSettings(Section):
     """Alert rules."""
 
 
+_CLUSTER_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
 class AuthentikSettings(Section):
-    url: str = "http://authentik-server.authentik.svc.cluster.local:80"
+    url: str = Field("http://authentik-server.authentik.svc.cluster.local:80",
+                     pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     """Base URL of the Authentik server."""
     token: SecretStr = SecretStr("")
-    """Authentik API token (never logged)."""
+    """Authentik API token (never logged); `tokenFile` is read instead when set."""
+    token_file: Path | None = None
+    """File holding the API token (a mounted Secret); re-read when it changes or on a 403."""
+    cluster_name: str = Field("default", pattern=_CLUSTER_NAME, max_length=63)
+    """Names this installation in the ownership marker, so that clusters sharing one
+    Authentik never touch each other's providers."""
+    outpost: str = ""
+    """Outpost providers are added to; empty: the embedded outpost."""
+    authorization_flow: str = "default-provider-authorization-implicit-consent"
+    """Slug of the authorization flow new providers use (a ProxyConfig may override it)."""
+    invalidation_flow: str = "default-provider-invalidation-flow"
+    """Slug of the invalidation flow new providers use (a ProxyConfig may override it)."""
+    cookie_domain: str = ""
+    """Cookie domain for forward_domain providers (a ProxyConfig may override it)."""
+    timeout: Duration = Field(10, gt=0)
+    """Timeout of one API request."""
+    attempts: int = Field(3, ge=1, le=10)
+    """Attempts per request on connection errors and 5xx answers (with backoff)."""
+    page_size: int = Field(100, ge=1, le=100)
+    """Objects per page when listing (Authentik caps pages at 100)."""
+
+    def configured(self) -> bool:
+        """Whether a token (or a token file) is set: without one, discovery stays off."""
+        return self.token_file is not None or bool(self.token.get_secret_value())
+
+
+class ServiceDiscoverySettings(Section):
+    enabled: bool = True
+    """Reconcile ProxyConfigs and labelled Services into Authentik (needs an Authentik token)."""
+    resync_interval: Duration = Field(300, gt=0)
+    """How often Authentik is listed again to repair changes made there by hand."""
+    workers: int = Field(4, ge=1, le=64)
+    """ProxyConfigs reconciled at once."""
 
 
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -416,6 +454,8 @@ class Settings(BaseSettings):
     """Monitoring resources and alert thresholds."""
     authentik: AuthentikSettings = AuthentikSettings()
     """The Authentik API the service-discovery controller talks to."""
+    service_discovery: ServiceDiscoverySettings = ServiceDiscoverySettings()
+    """ProxyConfigs and labelled Services into Authentik providers."""
 
     @classmethod
     def settings_customise_sources(
