@@ -20,7 +20,7 @@ DAY = 24 * HOUR
 
 def events_controller(env: Any) -> EventsController:
     found = next(c for c in env.components if isinstance(c, EventsController))
-    found._page_size = 4  # noqa: SLF001 - small pages, so that a list spans several
+    found._page_size = 4  # small pages, so that a list spans several
     return found
 
 
