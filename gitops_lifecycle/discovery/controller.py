@@ -75,7 +75,7 @@ class ProxyConfigController:
         self.refreshed = asyncio.Event()
         """Set after each listing attempt (tests wait on it)."""
         self.after_listing: Callable[[View], Awaitable[None]] | None = None
-        """Called after each periodic listing that completed (the orphan sweep)."""
+        """Called after each periodic listing, complete or not (the orphan sweep)."""
         informer.subscribe(self._on_change)
 
     # --- wiring -----------------------------------------------------------------------------
@@ -127,10 +127,10 @@ class ProxyConfigController:
 
     async def resync(self) -> None:
         """List Authentik again and look at every ProxyConfig against the new listing."""
-        complete = await self.refresh(force=True)
+        await self.refresh(force=True)
         for obj in list(self.informer.values()):
             self.queue.add(obj.key)
-        if complete and self.after_listing is not None:
+        if self.after_listing is not None:  # it judges for itself whether the listing is whole
             await self.after_listing(self.view)
 
     async def refresh(self, *, force: bool = False) -> bool:
@@ -355,9 +355,9 @@ class ProxyConfigController:
     async def _publish(self, obj: ProxyConfig, report: Report) -> None:
         status = render(report, obj.status, generation=obj.metadata.generation,
                         now=self.clock.now())
+        old_phase = self._phases.get(obj.key, obj.status.get("phase"))
         self._phases[obj.key] = report.phase
         self._publish_phases()
-        old_phase = obj.status.get("phase")
         if old_phase != report.phase and report.phase in {"Failed", "Degraded"}:
             self._event(obj, "Warning", report.reason, report.message)
         elif old_phase != report.phase and report.phase == "Ready":
