@@ -45,8 +45,12 @@ REPORT_ONLY = "report_only"
 NODE_READY = "node_ready"
 STATEFULSET_POD = "statefulset_pod"
 RWO_VOLUME = "rwo_volume"
+UNKNOWN_VOLUME = "unknown_volume"
 NODE_NOT_READY_GRACE = "node_not_ready_grace"
-REASONS = (*COMMON_REASONS, FINALIZERS, REPORT_ONLY, NODE_READY, STATEFULSET_POD, RWO_VOLUME)
+REASONS = (
+    *COMMON_REASONS, FINALIZERS, REPORT_ONLY, NODE_READY, STATEFULSET_POD, RWO_VOLUME,
+    UNKNOWN_VOLUME,
+)
 
 # Why a forced deletion was allowed (the `why` of a Delete; logged and put in the Event).
 FORCED_ALWAYS = "mode_always"
@@ -155,6 +159,8 @@ def _not_ready(
         return Skip(POLICY, NODE_READY)
     if _statefulset_owned(pod):
         return Skip(POLICY, STATEFULSET_POD)
+    if unknown_volumes(pod):
+        return Skip(POLICY, UNKNOWN_VOLUME)
     if facts.uses_rwo_volume:
         return Skip(POLICY, RWO_VOLUME)
     allowed = max(since, not_ready_since + config.not_ready_grace)
@@ -178,12 +184,22 @@ def _statefulset_owned(pod: Pod) -> bool:
 
 
 def claims(pod: Pod) -> tuple[str, ...]:
-    """Names of the PersistentVolumeClaims the pod mounts."""
-    return tuple(
-        volume.persistent_volume_claim.claim_name
-        for volume in pod.spec.volumes or ()
-        if volume.persistent_volume_claim is not None
-    )
+    """Names of the PersistentVolumeClaims the pod mounts, generic ephemeral ones included
+    (the claim of ephemeral volume `v` of pod `p` is `p-v`)."""
+    names = []
+    for volume in pod.spec.volumes or ():
+        if volume.persistent_volume_claim is not None:
+            names.append(volume.persistent_volume_claim.claim_name)
+        elif volume.ephemeral is not None:
+            names.append(f"{pod.metadata.name}-{volume.name}")
+    return tuple(names)
+
+
+def unknown_volumes(pod: Pod) -> list[str]:
+    """Volumes that are neither node-local nor claims: their safety cannot be judged (a CSI
+    or cloud disk may be attached ReadWriteOnce), so they count as unsafe."""
+    return [volume.name for volume in pod.spec.volumes or ()
+            if volume.persistent_volume_claim is None and volume.ephemeral is None]
 
 
 RWO_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
