@@ -20,7 +20,7 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    sim = SimulatedCluster(clock=SimClock(speed=args.speed))
+    sim = SimulatedCluster(clock=SimClock(speed=args.speed), controllers=True)
     if not args.empty:
         scenario = scenarios.find(args.scenario)
         try:
@@ -31,6 +31,8 @@ async def run(args: argparse.Namespace) -> int:
                   f"(bundled scenarios: {known})", file=sys.stderr)
             return 2
         print(f"seeded {len(seeded)} objects from scenario {args.scenario}")  # noqa: T201
+    if not sim.list("v1", "Node"):
+        sim.set_node_ready("node-1")  # somewhere for pods to run
     # Seeded objects live as long as the process: keep them out of the collector's scans.
     gc.freeze()
     await sim.start(port=args.port)
