@@ -38,7 +38,11 @@ mirror() {
 bootstrap() {  # IMAGE PACKAGES
   podman image exists "$1" && return
   echo "bootstrapping $1 from $(mirror)"
-  mmdebstrap --quiet --variant=minbase --include="$2" bookworm "$work/base.tar" "$(mirror)"
+  # Manuals, documentation and translations are never read in a container.
+  mmdebstrap --quiet --variant=minbase --include="$2" \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    bookworm "$work/base.tar" "$(mirror)"
   podman import --quiet "$work/base.tar" "$1" >/dev/null
   rm -f "$work/base.tar"
 }
