@@ -63,7 +63,7 @@ async def test_simulate_serves_authentik_and_writes_its_url_and_token_beside_the
 ) -> None:
     kubeconfig = tmp_path / "out" / "kubeconfig"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gitops_lifecycle", "simulate", "--kubeconfig-out",
+        sys.executable, "-m", "gitops_lifecycle", "simulate", "--empty", "--kubeconfig-out",
         str(kubeconfig), "--authentik-schema", "off", stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     try:
