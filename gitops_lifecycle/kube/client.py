@@ -319,7 +319,8 @@ class Kube:
                     timeout=timeout, server_hostname=connection.server_hostname,
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise APIConnectionError(f"{method} {path}: {exc!r}") from exc
+                metrics.KUBE_CONNECTION_ERRORS.inc()
+                raise APIConnectionError.of(f"{method} {path}", exc) from exc
             if response.status < 400:
                 return response
             async with response:
@@ -340,7 +341,7 @@ async def _read(response: aiohttp.ClientResponse, *, check: bool = True) -> byte
     try:
         body = await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"reading {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"reading {response.url.path}", exc) from exc
     if check and response.status >= 400:
         raise _error(response, body)
     return body
@@ -358,7 +359,7 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
                 if line.strip():
                     yield line
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"watch {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"watch {response.url.path}", exc) from exc
     if buffer.strip():
         yield bytes(buffer)
 
