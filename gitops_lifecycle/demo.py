@@ -17,13 +17,15 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from gitops_lifecycle import daemon, logs
+from gitops_lifecycle import daemon, demo_authentik, logs
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.settings import Settings, parse_duration
 from gitops_lifecycle.simulation import SimulatedCluster
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.narration import Narrator
 
 CENSUS_EVERY = 10.0  # real seconds between "cluster now" lines
+STORY_EVERY = 0.5  # real seconds between looks at what changed in Authentik
 
 
 def scenario_text() -> str:
@@ -58,15 +60,21 @@ def cleanup_metrics() -> list[str]:
 
 
 async def _wait(stop: asyncio.Event, task: asyncio.Task[int], *, duration: float,
-                narrator: Narrator) -> None:
+                narrator: Narrator, story: demo_authentik.AuthentikStory) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration
+    census = loop.time() + CENSUS_EVERY
     while not stop.is_set() and not task.done() and (left := deadline - loop.time()) > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(stop.wait()), min(left, CENSUS_EVERY))
+            await asyncio.wait_for(asyncio.shield(stop.wait()), min(left, STORY_EVERY))
+        story.flush()
+        if loop.time() < census:
+            continue
+        census = loop.time() + CENSUS_EVERY
         narrator.flush()
         if not stop.is_set() and not task.done():
             narrator.census()
+            story.census()
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -77,15 +85,23 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     clock = SimClock(speed=args.speed)
     duration = parse_duration(args.duration)
     sim = SimulatedCluster(clock=clock, controllers=True)
+    authentik = SimulatedAuthentik(clock=clock, validate_schema="off")
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as scratch:
         kubeconfig = getattr(args, "kubeconfig_out", None) or Path(scratch) / "kubeconfig"
         seeded = sim.load_scenario(scenario_text())
         await sim.start()
+        await authentik.start()
+        proxies = demo_authentik.seed(sim, authentik)
+        settings = demo_authentik.configure(settings, authentik)
         sim.write_kubeconfig(kubeconfig)
         narrator = Narrator(cluster=sim, clock=clock)
+        story = demo_authentik.AuthentikStory(authentik, narrator)
         print(f"simulated cluster at {sim.url}, seeded with {len(seeded)} objects; "  # noqa: T201
               f"simulated time runs {args.speed:g}x real time")
         print(f"  kubectl --kubeconfig {kubeconfig} get jobs,pods,rs,events -A")  # noqa: T201
+        print(f"simulated Authentik at {authentik.url}: {proxies} ProxyConfigs applied, "  # noqa: T201
+              "a provider orphaned by a ProxyConfig deleted long ago (collected after "
+              f"orphanedProviders.maxAge {demo_authentik.ORPHAN_MAX_AGE}), one made by hand")
         print(f"  metrics: http://127.0.0.1:{settings.server.port}/metrics "  # noqa: T201
               f"(for {duration:g} s, Ctrl-C ends it sooner)", flush=True)
         narrator.census()
@@ -93,14 +109,19 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         task = _start_daemon(_with_kubeconfig(settings, kubeconfig), stop, clock)
         try:
-            await _wait(stop, task, duration=duration, narrator=narrator)
+            await _wait(stop, task, duration=duration, narrator=narrator, story=story)
         finally:
             stop.set()
             code = await task
             narrator.stop()
+            story.flush()
             narrator.census()
+            story.census()
+            await authentik.stop()
             await sim.stop()
     _summary(narrator)
+    print(f"Authentik: {story.created} provider(s) created, "  # noqa: T201
+          f"{story.deleted} orphaned provider(s) collected")
     return code
 
 
