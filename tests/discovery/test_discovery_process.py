@@ -54,12 +54,13 @@ async def test_daemon_process_reconciles_a_kubectl_applied_proxyconfig(tmp_path:
     kubeconfig = tmp_path / "out" / "kubeconfig"
     simulate = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gitops_lifecycle", "simulate", "--kubeconfig-out",
-        str(kubeconfig), "--authentik-schema", "off", stdout=asyncio.subprocess.PIPE)
-    assert simulate.stdout is not None
+        str(kubeconfig), "--authentik-schema", "off", stdout=asyncio.subprocess.DEVNULL)
     daemon = None
     try:
-        for _ in range(4):
-            await asyncio.wait_for(simulate.stdout.readline(), 30)
+        async def written() -> bool:
+            return (tmp_path / "out" / "authentik.env").exists()
+
+        await _until(written, timeout=30)
         url = (tmp_path / "out" / "authentik-url").read_text().strip()
         token_file = tmp_path / "out" / "authentik-token"
         await _kubectl(kubeconfig, "apply", "--validate=false", "-f", "-",
