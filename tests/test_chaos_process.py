@@ -9,6 +9,7 @@ faults stop, exactly the eligible Jobs are gone. Real time: the daemons are proc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import sys
@@ -156,7 +157,7 @@ async def test_two_daemons_under_chaos_never_exit_never_both_act_and_delete_exac
     assert chaos_deletes, "nothing was deleted while the faults were on"
     injected = {kind: sum(p.injected.get(kind, 0) for p in proxies.values())
                 for kind in ("500", "429", "504", "stall", "cut", "lease", "partition")}
-    changes = sum(1 for a, b in zip(takeovers, takeovers[1:], strict=False)
+    changes = sum(1 for a, b in itertools.pairwise(takeovers)
                   if a.holder != b.holder)
     sys.stderr.write(f"chaos: {injected}, {len(deleted)} deletions, {changes} changes of "
                      f"leader\n")

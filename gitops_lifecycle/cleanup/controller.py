@@ -101,12 +101,17 @@ class CacheController(ABC):
     # --- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Sweep once the caches are synced, then reconcile changes, expiries and sweeps."""
-        await self.synced()
-        self._primed = True
-        await self.sweep()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.queue.run(), name=self.queue.name)
-            group.create_task(self._sweep_periodically(), name=f"{self.name}:sweep")
+        try:
+            await self.synced()
+            self._primed = True
+            await self.sweep()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.queue.run(), name=self.queue.name)
+                group.create_task(self._sweep_periodically(), name=f"{self.name}:sweep")
+        finally:
+            # Paused (not leading): queue nothing more. The next term starts with a sweep
+            # that judges everything, so nothing needs remembering meanwhile.
+            self._primed = False
 
     async def synced(self) -> None:
         """Wait for every cache this controller reads."""
