@@ -59,7 +59,7 @@ class ServiceDiscovery:
                                           proxyconfigs=proxyconfigs, clock=clock, events=events)
         self.orphans = OrphanCollector(
             kube=kube, client=self.client, proxyconfigs=proxyconfigs, settings=settings,
-            clock=clock, guard=BlastRadiusGuard(settings.cleanup.blast_radius),
+            clock=clock, guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock),
             referenced=self.controller.referenced,
         )
         self.controller.after_listing = self._after_listing
