@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from gitops_lifecycle.logs import redact_text
-from gitops_lifecycle.retry.checks import tlsfiles
+from gitops_lifecycle.retry.checks import http11, tlsfiles
 from gitops_lifecycle.retry.engine import describe
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
 if TYPE_CHECKING:
     import argparse
-    import ssl
 
     from gitops_lifecycle.settings import Settings
 
@@ -105,29 +105,23 @@ class HttpCheck:
 
     async def attempt(self, budget: float) -> None:
         """Request, then judge the answer."""
-        import aiohttp
-
-        timeout = aiohttp.ClientTimeout(total=budget)
+        del budget  # the engine bounds the attempt
+        wants_body = self.body_regex is not None or bool(self.json_checks)
+        request = http11.Request(
+            method=self.method, url=self.url, headers=tuple(self.headers.items()),
+            tls=self.tls if self.tls is not None else True,
+            # An event stream never ends: read no more than the limit, and only when asked.
+            read_body=self.max_body if wants_body else 0,
+        )
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session, \
-                    session.request(
-                        self.method, self.url, headers=self.headers,
-                        allow_redirects=self.follow_redirects,
-                        ssl=self.tls if self.tls is not None else True,
-                    ) as response:
-                self.judge_status(response.status)
-                if self.body_regex is not None or self.json_checks:
-                    # An event stream never ends: read no more than the limit, and only here.
-                    raw = await _read_at_most(response.content, self.max_body + 1)
-                    self.judge_body(raw[:self.max_body].decode(errors="replace"),
-                                    complete=len(raw) <= self.max_body)
-        except aiohttp.ClientConnectorCertificateError as exc:
+            response = await http11.fetch(request, follow_redirects=self.follow_redirects)
+        except ssl.SSLCertVerificationError as exc:
             raise NotRetryable(f"TLS verification failed: {describe(exc)}") from exc
-        except aiohttp.TooManyRedirects as exc:
-            raise NotReady(f"too many redirects ({len(exc.history)}), the last to "
-                           f"{redact_text(str(exc.request_info.real_url))}") from exc
-        except aiohttp.ClientError as exc:
-            raise NotReady(describe(exc)) from exc
+        except ssl.SSLError as exc:
+            raise NotReady(f"TLS: {describe(exc)}") from exc
+        self.judge_status(response.status)
+        if wants_body:
+            self.judge_body(response.body.decode(errors="replace"), complete=response.complete)
 
     def judge_status(self, status: int) -> None:
         """Raise NotReady unless the status is accepted."""
@@ -157,19 +151,6 @@ class HttpCheck:
                 raise NotReady(f"JSON has no {path}") from None
             if not json_matches(found, wanted):
                 raise NotReady(f"JSON {path} is {json.dumps(found)}, expected {wanted}")
-
-
-async def _read_at_most(stream: Any, limit: int) -> bytes:
-    """The body up to `limit` bytes (fewer only at its end)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await stream.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _ranges(ranges: list[tuple[int, int]]) -> str:

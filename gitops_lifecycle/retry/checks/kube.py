@@ -104,18 +104,18 @@ class KubeCheck:
         """Read the object(s); raise NotReady until they are as wanted."""
         del budget
         self._api = self._api or kubeconfig.load(self.settings)
-        async with kubeapi.connected(self.settings, self._api) as client:
-            self._resolved = self._resolved or await kinds.resolve(client, self.kind)
-            resource = self._resolved
-            namespace = (self.namespace or self._api.namespace) if resource.namespaced else None
-            if self.selector is None:
-                path = kubeapi.object_path(resource.group_version, resource.plural, self.name,
-                                           namespace)
-                self.judge(await client.get(path))
-                return
-            path = kubeapi.object_path(resource.group_version, resource.plural, "", namespace)
-            query = {"labelSelector": self.selector} if self.selector else {}
-            self.judge_all([obj async for obj in client.items(path, **query)])
+        client = kubeapi.connect(self.settings, self._api)
+        self._resolved = self._resolved or await kinds.resolve(client, self.kind)
+        resource = self._resolved
+        namespace = (self.namespace or self._api.namespace) if resource.namespaced else None
+        if self.selector is None:
+            path = kubeapi.object_path(resource.group_version, resource.plural, self.name,
+                                       namespace)
+            self.judge(await client.get(path))
+            return
+        path = kubeapi.object_path(resource.group_version, resource.plural, "", namespace)
+        query = {"labelSelector": self.selector} if self.selector else {}
+        self.judge_all([obj async for obj in client.items(path, **query)])
 
     def judge_all(self, objects: list[kubeapi.Object]) -> None:
         """All (or with `--any` one) of the selected objects must be as wanted."""
