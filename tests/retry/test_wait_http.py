@@ -178,3 +178,15 @@ def test_no_proxy_hosts_are_reached_directly(server, port):
                       env={"HTTP_PROXY": f"http://127.0.0.1:{free_port()}",
                            "NO_PROXY": "localhost,127.0.0.1"})
     assert waited.returncode == 0, waited.stderr
+
+
+def test_expected_response_headers_are_checked(server, port):
+    url = f"http://127.0.0.1:{port}/version"
+    present = run_wait("http", url, "--expect-header", "X-Ready=^yes$", "--expect-header",
+                       "content-type=json", *FAST)
+    absent = run_wait("http", url, "--expect-header", "X-Missing", *FAST, "--max-attempts", "1")
+    wrong = run_wait("http", url, "--expect-header", "X-Api-Version=^3", *FAST,
+                     "--max-attempts", "1")
+    assert present.returncode == 0, present.stderr
+    assert "no X-Missing header" in str(absent.summary["last_error"])
+    assert "X-Api-Version: '2' does not match '^3'" in str(wrong.summary["last_error"])

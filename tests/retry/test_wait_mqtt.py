@@ -70,3 +70,10 @@ def test_sigterm_ends_the_wait_with_a_summary(port):
     waited = terminate_after_first_attempt(
         start_wait("mqtt", url(port), "--timeout", "60", *FAST))
     assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")
+
+
+def test_mqtt_5_connects_and_a_wrong_password_still_gives_up_at_once(broker, port):
+    ready = run_wait("mqtt", url(port), "--mqtt-version", "5", *FAST)
+    refused = run_wait("mqtt", url(port, password="not-it"), "--mqtt-version", "5", *FAST)
+    assert ready.returncode == 0, ready.stderr
+    assert (refused.returncode, refused.summary["attempts"]) == (2, 1), refused.stderr

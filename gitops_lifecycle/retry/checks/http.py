@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"or --json (default: {MAX_BODY})")
     parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE",
                         dest="headers", help="request header (repeatable)")
+    parser.add_argument("--expect-header", action="append", default=[], metavar="NAME[=REGEX]",
+                        dest="expect_headers",
+                        help="the response must carry this header, its value matching REGEX "
+                        "when given (repeatable), e.g. Content-Type=json")
     parser.add_argument("--method", default="GET",
                         help="HTTP method of the request, e.g. HEAD (default: GET)")
     parser.add_argument("--no-redirects", action="store_true",
@@ -97,6 +101,8 @@ class HttpCheck:
     tls: ssl.SSLContext | None
     follow_redirects: bool
     max_body: int = MAX_BODY
+    expect_headers: list[tuple[str, re.Pattern[str] | None]] = dataclasses.field(
+        default_factory=list)
 
     @property
     def target(self) -> str:
@@ -120,6 +126,7 @@ class HttpCheck:
         except ssl.SSLError as exc:
             raise NotReady(f"TLS: {describe(exc)}") from exc
         self.judge_status(response.status)
+        self.judge_headers(response)
         if wants_body:
             self.judge_body(response.body.decode(errors="replace"), complete=response.complete)
 
@@ -127,6 +134,15 @@ class HttpCheck:
         """Raise NotReady unless the status is accepted."""
         if not any(low <= status <= high for low, high in self.statuses):
             raise NotReady(f"HTTP {status}, expected {_ranges(self.statuses)}")
+
+    def judge_headers(self, response: http11.Response) -> None:
+        """Raise NotReady unless every expected header is there, matching its pattern."""
+        for name, pattern in self.expect_headers:
+            value = response.header(name)
+            if value is None:
+                raise NotReady(f"no {name} header in the answer")
+            if pattern is not None and not pattern.search(value):
+                raise NotReady(f"header {name}: {value!r} does not match {pattern.pattern!r}")
 
     def judge_body(self, body: str, *, complete: bool) -> None:
         """Raise NotReady unless the body (or its first `max_body` bytes) is as expected."""
@@ -173,7 +189,18 @@ def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
         headers=dict(_header(text) for text in args.headers), body_regex=pattern,
         json_checks=[_json_check(text) for text in args.json_checks], tls=tls,
         follow_redirects=not args.no_redirects, max_body=args.max_body,
+        expect_headers=[_expected_header(text) for text in args.expect_headers],
     )
+
+
+def _expected_header(text: str) -> tuple[str, re.Pattern[str] | None]:
+    name, sep, pattern = text.partition("=")
+    if not name.strip():
+        raise NotRetryable(f"--expect-header {text!r}: expected NAME or NAME=REGEX")
+    try:
+        return name.strip(), re.compile(pattern) if sep else None
+    except re.error as exc:
+        raise NotRetryable(f"--expect-header {text!r}: {exc}") from exc
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from gitops_lifecycle.retry.checks import kinds, kubeapi, kubeconfig
+from gitops_lifecycle.retry.checks import kinds, kubeapi, kubeconfig, rollout
 from gitops_lifecycle.retry.checks.http import json_path
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with -l or --all: one object meeting --for is enough")
     parser.add_argument("--for", dest="wait_for", default="condition=Ready",
                         help="condition=TYPE[=STATUS] (STATUS default True), "
-                        "jsonpath='{.status.phase}'=VALUE, or delete")
+                        "jsonpath='{.status.phase}'=VALUE, delete, or rollout (a Deployment, "
+                        "DaemonSet or StatefulSet fully rolled out, as kubectl rollout status "
+                        "says) (default: condition=Ready)")
     parser.add_argument("--gone-ok", action="store_true",
                         help="an object that no longer exists counts as done (a Job removed by "
                         "its TTL)")
@@ -55,9 +57,9 @@ class Wanted:
 
 
 def parse_for(text: str) -> Wanted:
-    """`condition=Available[=True]`, `jsonpath='{.a.b}'=value`, or `delete`."""
-    if text == "delete":
-        return Wanted("delete")
+    """`condition=Available[=True]`, `jsonpath='{.a.b}'=value`, `delete` or `rollout`."""
+    if text in ("delete", "rollout"):
+        return Wanted(text)
     if text.startswith("condition="):
         name, _, status = text.removeprefix("condition=").partition("=")
         if not name:
@@ -66,7 +68,8 @@ def parse_for(text: str) -> Wanted:
     match = _JSONPATH.match(text)
     if match:
         return Wanted("jsonpath", match["path"], match["value"])
-    raise NotRetryable(f"--for {text!r}: expected condition=…, jsonpath='{{…}}'=… or delete")
+    raise NotRetryable(
+        f"--for {text!r}: expected condition=…, jsonpath='{{…}}'=…, delete or rollout")
 
 
 def _rendered(value: Any) -> str:
@@ -148,6 +151,9 @@ class KubeCheck:
     def _judge_one(self, obj: kubeapi.Object) -> None:
         if self.wanted.kind == "delete":
             raise NotReady("still exists")
+        if self.wanted.kind == "rollout":
+            rollout.check(obj)
+            return
         _check_generation(obj)
         if self.wanted.kind == "condition":
             _check_condition(obj, self.wanted)
