@@ -13,7 +13,13 @@ from typing import Any, Self
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock, SimClock
-from gitops_lifecycle.simulation.authentik import applications, outposts, providers, schema
+from gitops_lifecycle.simulation.authentik import (
+    applications,
+    control,
+    outposts,
+    providers,
+    schema,
+)
 from gitops_lifecycle.simulation.authentik.faults import AuthentikFaults, AuthentikRequest
 from gitops_lifecycle.simulation.authentik.routes import AuthentikApi
 from gitops_lifecycle.simulation.authentik.state import (
@@ -62,7 +68,8 @@ class SimulatedAuthentik:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> SimulatedAuthentik:
         """Listen on `host:port` (0 picks a free port); `url` says where."""
-        self._runner = web.AppRunner(self.api.app(), handler_cancellation=True,
+        app = self.api.app(control.Control(self).routes())
+        self._runner = web.AppRunner(app, handler_cancellation=True,
                                      access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -88,8 +95,9 @@ class SimulatedAuthentik:
 
     def write_credentials(self, directory: Path | str) -> dict[str, Path]:
         """Write `authentik-url`, `authentik-token` (owner-only) and `authentik.env` into
-        `directory`, for a daemon started separately (`authentik.url`, `authentik.tokenFile`)."""
-        target = Path(directory)
+        `directory`, for a daemon started separately (its settings `authentik.url` and
+        `authentik.tokenFile`; the env file names them as environment variables)."""
+        target = Path(directory).absolute()
         target.mkdir(parents=True, exist_ok=True)
         written = {"url": target / "authentik-url", "token": target / "authentik-token",
                    "env": target / "authentik.env"}
@@ -98,7 +106,8 @@ class SimulatedAuthentik:
             written[key].touch(mode=0o600)
             written[key].chmod(0o600)
         written["token"].write_text(f"{self.token}\n")
-        written["env"].write_text(f"AUTHENTIK_URL={self.url}\nAUTHENTIK_TOKEN={self.token}\n")
+        written["env"].write_text(f"GITOPS_LIFECYCLE_AUTHENTIK__URL={self.url}\n"
+                                  f"GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE={written['token']}\n")
         return written
 
     # -- tokens ---------------------------------------------------------------------------
