@@ -94,6 +94,10 @@ LIST_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 LEADER = Gauge("gitops_leader", "1 while this replica holds the leader lease.")
+KUBE_CONNECTION_ERRORS = Counter(
+    "gitops_kubernetes_connection_errors_total",
+    "Requests to the Kubernetes API that got no HTTP answer (refused, reset, timed out).",
+)
 KUBE_EVENTS = Counter(
     "gitops_kubernetes_events_total", "Kubernetes Events recorded.", ["reason"]
 )

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BaseModel,
     BeforeValidator,
@@ -179,8 +180,14 @@ class LeaderElectionSettings(Section):
         return value
 
 
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError("no such file" if not path.exists() else "not a file")
+    return path
+
+
 class KubernetesSettings(Section):
-    kubeconfig: Path | None = None
+    kubeconfig: Annotated[Path | None, AfterValidator(_existing_file)] = None
     """Path to a kubeconfig; default: in-cluster config, then KUBECONFIG, then ~/.kube/config."""
     context: str | None = None
     """Kubeconfig context to use (default: the current context)."""
@@ -541,7 +548,8 @@ def _describe(exc: ValidationError) -> str:
             lines.append(f"{key}: unknown setting")
             continue
         given = error.get("input")
-        shown = "***" if _is_secret_key(key) else repr(given)
+        shown = "***" if _is_secret_key(key) else repr(str(given) if isinstance(given, Path)
+                                                          else given)
         lines.append(f"{key}: {shown} is invalid: {_expected(error)}")
     return "; ".join(lines)
 

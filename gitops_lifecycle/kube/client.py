@@ -14,7 +14,7 @@ from typing import Any, Literal, Self, TypeVar
 import aiohttp
 import msgspec
 
-from gitops_lifecycle import __version__
+from gitops_lifecycle import __version__, metrics
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube import connection as connections
 from gitops_lifecycle.kube.errors import (
@@ -253,7 +253,8 @@ class Kube:
                     timeout=timeout, server_hostname=connection.server_hostname,
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise APIConnectionError(f"{method} {path}: {exc!r}") from exc
+                metrics.KUBE_CONNECTION_ERRORS.inc()
+                raise APIConnectionError.of(f"{method} {path}", exc) from exc
             if response.status < 400:
                 return response
             async with response:
@@ -272,7 +273,7 @@ async def _read(response: aiohttp.ClientResponse, *, check: bool = True) -> byte
     try:
         body = await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"reading {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"reading {response.url.path}", exc) from exc
     if check and response.status >= 400:
         raise _error(response, body)
     return body
@@ -290,7 +291,7 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
                 if line.strip():
                     yield line
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"watch {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"watch {response.url.path}", exc) from exc
     if buffer.strip():
         yield bytes(buffer)
 

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
+from pydantic import ValidationError
 
 from gitops_lifecycle.kube import errors
 from gitops_lifecycle.kube.client import Kube
@@ -191,14 +192,20 @@ async def test_a_refused_connection_is_a_connection_error_with_the_cause_chained
 
 
 async def test_using_the_client_outside_its_context_is_an_error(tmp_path):
-    kube = Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "none"))
+    kube = Kube.from_settings(KubernetesSettings())
     with pytest.raises(errors.KubeError):
         await kube.request("GET", "/version")
 
 
-async def test_a_missing_kubeconfig_is_a_configuration_error(tmp_path):
+async def test_a_missing_kubeconfig_is_an_invalid_setting(tmp_path):
+    with pytest.raises(ValidationError, match="no such file"):
+        KubernetesSettings(kubeconfig=tmp_path / "none")
+
+
+async def test_a_kubeconfig_without_a_context_is_a_configuration_error(tmp_path):
+    (tmp_path / "empty").write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(errors.ConfigurationError):
-        async with Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "none")):
+        async with Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "empty")):
             pass
 
 
