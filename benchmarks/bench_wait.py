@@ -181,7 +181,7 @@ def _simulate() -> Iterator[Path]:
         scenario.write_text(SCENARIO)
         process = subprocess.Popen(
             [sys.executable, "-m", "gitops_lifecycle", "simulate", "--scenario", str(scenario),
-             "--kubeconfig-out", str(kubeconfig)],
+             "--kubeconfig-out", str(kubeconfig), "--authentik-schema", "off"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             assert process.stdout is not None
@@ -191,7 +191,11 @@ def _simulate() -> Iterator[Path]:
             yield kubeconfig
         finally:
             process.terminate()
-            process.wait(10)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager

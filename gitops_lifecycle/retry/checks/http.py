@@ -182,8 +182,8 @@ def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
     except re.error as exc:
         raise NotRetryable(f"--body-regex: {exc}") from exc
     tls = None
-    if args.url.startswith("https://") and (args.ca_file or args.insecure):
-        tls = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+    if args.url.startswith("https://") and tlsfiles.wanted(args):
+        tls = tlsfiles.from_args(args)
     return HttpCheck(
         url=args.url, method=args.method.upper(), statuses=parse_statuses(args.status),
         headers=dict(_header(text) for text in args.headers), body_regex=pattern,

@@ -106,7 +106,7 @@ def build(args: argparse.Namespace, _settings: Settings) -> MqttCheck:
         raise NotRetryable(f"bad port in {redact_text(args.url)!r}") from exc
     tls = None
     if parts.scheme == "mqtts":
-        tls = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+        tls = tlsfiles.from_args(args)
     return MqttCheck(
         url=args.url, host=parts.hostname, port=port,
         username=args.username or (unquote(parts.username) if parts.username else None),
