@@ -1,4 +1,4 @@
-"""The `gitops-lifecycle` command: run, demo, simulate, wait, check-config, version.
+"""The `gitops-lifecycle` command: run, demo, simulate, wait, authentik, check-config, version.
 
 Heavy libraries are imported inside the commands that need them, so that `wait` starts fast
 and small in an init container.
@@ -122,6 +122,17 @@ def parser() -> argparse.ArgumentParser:
     from gitops_lifecycle.retry import commands as wait_commands
 
     wait_commands.add_arguments(wait, common)
+    authentik = commands.add_parser(
+        "authentik", parents=[common], help="check the Authentik API the daemon would use",
+        description="Authentik commands.",
+    )
+    authentik_commands = authentik.add_subparsers(dest="authentik_command", required=True,
+                                                  metavar="COMMAND")
+    authentik_commands.add_parser(
+        "check", parents=[common], help="URL, token, version, flows and outpost",
+        description="Check the URL, the token (never printed), the version, and the flows "
+        "and outpost the daemon would use; exit 1 if any check fails.",
+    )
     commands.add_parser(
         "check-config", parents=[common], help="validate and print the effective settings",
         description="Validate the settings and print them, secrets masked.",
@@ -186,6 +197,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from gitops_lifecycle.retry import commands as wait_commands
 
         return wait_commands.main(args, settings)
+    if args.command == "authentik":
+        from gitops_lifecycle.authentik.check import check
+
+        return asyncio.run(check(settings))
     if args.command == "run":
         from gitops_lifecycle import daemon
 

@@ -18,14 +18,16 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from gitops_lifecycle import daemon, logs
+from gitops_lifecycle import daemon, demo_authentik, logs
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.settings import Settings, parse_duration
 from gitops_lifecycle.simulation import SimulatedCluster, scenarios
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.kubeapi.tables import human_age
 from gitops_lifecycle.simulation.narration import Narrator
 
 CENSUS_EVERY = 10.0  # real seconds between "cluster now" lines
+STORY_EVERY = 0.5  # real seconds between looks at what changed in Authentik
 
 
 def scenario_text() -> str:
@@ -108,15 +110,21 @@ def closing_table(*, simulated: float, port: int) -> str:
 
 
 async def _wait(stop: asyncio.Event, task: asyncio.Task[int], *, duration: float,
-                narrator: Narrator) -> None:
+                narrator: Narrator, story: demo_authentik.AuthentikStory) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration
+    census = loop.time() + CENSUS_EVERY
     while not stop.is_set() and not task.done() and (left := deadline - loop.time()) > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(stop.wait()), min(left, CENSUS_EVERY))
+            await asyncio.wait_for(asyncio.shield(stop.wait()), min(left, STORY_EVERY))
+        story.flush()
+        if loop.time() < census:
+            continue
+        census = loop.time() + CENSUS_EVERY
         narrator.flush()
         if not stop.is_set() and not task.done() and deadline - loop.time() > 0:
             narrator.census()
+            story.census()
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -129,16 +137,24 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     clock = SimClock(speed=args.speed)
     duration = parse_duration(args.duration)
     sim = SimulatedCluster(clock=clock, controllers=True)
+    authentik = SimulatedAuthentik(clock=clock, validate_schema="off")
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as scratch:
         kubeconfig = getattr(args, "kubeconfig_out", None) or Path(scratch) / "kubeconfig"
         seeded = sim.load_scenario(scenario_text())
         await sim.start()
+        await authentik.start()
+        proxies = demo_authentik.seed(sim, authentik)
+        settings = demo_authentik.configure(settings, authentik)
         sim.write_kubeconfig(kubeconfig)
         narrator = Narrator(cluster=sim, clock=clock)
+        story = demo_authentik.AuthentikStory(authentik, narrator)
         print(f"simulated cluster at {sim.url}, seeded with {len(seeded)} objects; "  # noqa: T201
               f"simulated time runs {args.speed:g}x real time, for {duration:g} s "
               "(Ctrl-C ends it sooner)")
         print(f"  kubectl --kubeconfig {kubeconfig} get jobs,pods,rs,events -A")  # noqa: T201
+        print(f"simulated Authentik at {authentik.url}: {proxies} ProxyConfigs applied, "  # noqa: T201
+              "a provider orphaned by a ProxyConfig deleted long ago (collected after "
+              f"orphanedProviders.maxAge {demo_authentik.ORPHAN_MAX_AGE}), one made by hand")
         print(f"  curl -s http://127.0.0.1:{port}/metrics | grep ^gitops_",  # noqa: T201
               flush=True)
         narrator.census()
@@ -146,14 +162,19 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         task = _start_daemon(_for_demo(settings, kubeconfig, port=port), stop, clock)
         try:
-            await _wait(stop, task, duration=duration, narrator=narrator)
+            await _wait(stop, task, duration=duration, narrator=narrator, story=story)
         finally:
             stop.set()
             code = await task
             narrator.stop()
+            story.flush()
+            await authentik.stop()
             await sim.stop()
     print(closing_table(simulated=clock.now() - narrator.began, port=port))  # noqa: T201
     narrator.census()
+    story.census()
+    print(f"Authentik: {story.created} provider(s) created, "  # noqa: T201
+          f"{story.deleted} orphaned provider(s) collected")
     if code:
         print(f"gitops-lifecycle demo: the daemon stopped with exit code {code}; "  # noqa: T201
               "its error is logged above", file=sys.stderr)

@@ -145,6 +145,13 @@ class NamespaceScope(Section):
         return NamespaceScope(include=include, exclude=exclude)
 
 
+class WatchScope(NamespaceScope):
+    watch_each_up_to: int = Field(10, ge=0)
+    """With at most this many namespaces in `include`, each gets a list and watch of its own
+    (a Role per namespace suffices); with more, one cluster-wide list and watch per resource,
+    filtered by the daemon (needs cluster-wide list/watch)."""
+
+
 class LeaderElectionSettings(Section):
     enabled: bool = True
     """Elect a leader on a Lease so that with several replicas only one acts."""
@@ -195,7 +202,13 @@ class KubernetesSettings(Section):
     """Client-side limit on API requests per second."""
     burst: int = Field(40, ge=1)
     """Requests allowed above `qps` in a burst."""
-    namespaces: NamespaceScope = NamespaceScope()
+    request_timeout: PositiveDuration = 30.0
+    """Longest a request may take once it has a connection (waiting for one does not count)."""
+    list_timeout: PositiveDuration = 60.0
+    """Longest one page of an informer's LIST may take (large pages of large objects)."""
+    page_size: int = Field(500, ge=1, le=10000)
+    """Objects per page of an informer's LIST."""
+    namespaces: WatchScope = WatchScope()
     """Which namespaces the informers watch."""
     label_selector: str = ""
     """Label selector the informers pass to the API server."""

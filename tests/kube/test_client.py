@@ -141,6 +141,24 @@ async def test_throttling_carries_the_servers_retry_after(sim, kube):
     assert caught.value.retry_after == 3
 
 
+async def test_a_retry_after_of_an_hour_is_cut_to_a_minute(sim, kube):
+    sim.faults.fail_next(1, 429, retry_after=3600)
+    with pytest.raises(errors.TooManyRequestsError) as caught:
+        await kube.list_page(JOBS, record=Job)
+    assert caught.value.retry_after == 60
+
+
+async def test_a_list_page_may_take_longer_than_a_request_up_to_the_list_timeout(sim, tmp_path):
+    sim.create(job("a"))
+    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
+    async with Kube.from_settings(settings(path, request_timeout=30, list_timeout=60)) as kube:
+        sim.faults.latency(45)  # a page of large objects from a busy server
+        page = await kube.list_page(JOBS, record=Job)
+        assert [item.metadata.name for item in page.items] == ["a"]
+        with pytest.raises(errors.APIConnectionError):
+            await kube.get(JOBS, "a", namespace="default", record=Job)
+
+
 async def test_server_failures_are_server_errors(sim, kube):
     sim.faults.fail_next(1, 503)
     with pytest.raises(errors.ServerError) as caught:
