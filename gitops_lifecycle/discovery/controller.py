@@ -315,8 +315,7 @@ class ProxyConfigController:
         # A recorded pk vouches only for a provider that still has the name asked for.
         created = set() if pk is None or provider is None or \
             provider.name.casefold() != obj.provider_name.casefold() else {pk}
-        if provider is not None and self.ensurer.maybe_created.get(
-                provider.name.casefold()) == obj.key:
+        if provider is not None and self.ensurer.lost_create(provider, obj.key):
             created.add(provider.pk)
         if provider is not None:
             linked = application if application is not None and \

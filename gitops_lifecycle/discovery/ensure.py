@@ -73,8 +73,9 @@ class Ensurer:
         self.client = client
         self.view = view
         self.membership = membership
-        self.maybe_created: dict[str, str] = {}
-        """Provider name (casefolded) → ProxyConfig key, for creates whose answer was lost."""
+        self.maybe_created: dict[str, tuple[str, dict[str, Any]]] = {}
+        """Provider name (casefolded) → ProxyConfig key and the body sent, for creates whose
+        answer was lost."""
 
     async def ensure(self, ctx: Context, report: Report) -> None:
         """Provider, then application, then outpost; `report` says how far it got."""
@@ -86,11 +87,20 @@ class Ensurer:
         await self._outpost(ctx, provider, report)
         report.ready()
 
+    def lost_create(self, provider: Provider, key: str) -> bool:
+        """Whether `provider` may be the one an unanswered create made for ProxyConfig `key`.
+
+        Only if it has every field that create sent: a provider of that name made by someone
+        else meanwhile (or before, unseen by the listing) is not taken for ours.
+        """
+        sent = self.maybe_created.get(provider.name.casefold())
+        return sent is not None and sent[0] == key and not provider_patch(sent[1], provider)
+
     # --- provider ---------------------------------------------------------------------------
     def _verdict(self, ctx: Context, provider: Provider,
                  application: Application | None) -> ownership.Verdict:
         created = set(ctx.created)
-        if self.maybe_created.get(provider.name.casefold()) == ctx.key:
+        if self.lost_create(provider, ctx.key):
             created.add(provider.pk)
         return ownership.judge_provider(provider, application, cluster=ctx.cluster, key=ctx.key,
                                         adopt=ctx.spec.adopt, created=frozenset(created))
@@ -148,7 +158,7 @@ class Ensurer:
         except UnavailableError:
             # The create may have happened with its answer lost: if a provider of this name
             # then turns up with no application, it is the one we made.
-            self.maybe_created[name.casefold()] = ctx.key
+            self.maybe_created[name.casefold()] = (ctx.key, desired)
             raise
         except RejectedError as exc:
             if "name" in exc.fields and await self._fresh_provider_named(name, missing=None):

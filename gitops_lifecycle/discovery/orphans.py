@@ -179,7 +179,8 @@ class OrphanCollector:
             return self._done("nothing_due")
         if not self.guard.judge(POLICY, deleting=len(due), total=owned_total(view, cluster)):
             return self._done("blast_radius_blocked")
-        deleted = await self._collect(due[: self._policy.max_per_sweep], fresh)
+        deleted = await self._collect(due[: self._policy.max_per_sweep], fresh,
+                                      total=owned_total(view, cluster))
         await self._save(fresh, fresh, force=True)
         metrics.LAST_RUN.labels(policy=POLICY).set(now)
         return self._done("swept", deleted)
@@ -216,7 +217,8 @@ class OrphanCollector:
             return False
         return True
 
-    async def _collect(self, due: list[Candidate], state: dict[str, Any]) -> int:
+    async def _collect(self, due: list[Candidate], state: dict[str, Any], *,
+                       total: int) -> int:
         live = await self._live_references()
         if live is None:
             return 0
@@ -226,7 +228,7 @@ class OrphanCollector:
             if candidate.source in keys or candidate.provider_name.casefold() in names:
                 continue
             try:
-                if await self._delete(candidate):
+                if await self._delete(candidate, total=total):
                     deleted += 1
                     state.pop(candidate.application_pk, None)
             except AuthentikError as exc:
@@ -256,7 +258,7 @@ class OrphanCollector:
                         error=str(exc))
             return None
 
-    async def _delete(self, candidate: Candidate) -> bool:
+    async def _delete(self, candidate: Candidate, *, total: int) -> bool:
         """Delete one orphan after a fresh look at its application and provider."""
         application = await self.client.application(candidate.slug)
         if application is None or application.pk != candidate.application_pk or \
@@ -275,9 +277,19 @@ class OrphanCollector:
             log.info("dry-run: would delete an orphaned provider", what=what,
                      proxyconfig=candidate.source)
             return False
-        if provider is not None:
-            pk = provider.pk
-            await within(self.term, lambda: self.client.delete_provider(pk))
+        # Every deletion counts against the blast radius over its window, not only the sweep
+        # it belongs to: small sweeps one after another are judged together.
+        if not self.guard.admit(POLICY, total=total):
+            log.warning("orphaned provider not deleted: the blast-radius guard stopped the "
+                        "policy", what=what, proxyconfig=candidate.source)
+            return False
+        try:
+            if provider is not None:
+                pk = provider.pk
+                await within(self.term, lambda: self.client.delete_provider(pk))
+        except BaseException:
+            self.guard.cancel(POLICY)  # nothing was deleted
+            raise
         await within(self.term, lambda: self.client.delete_application(candidate.slug))
         metrics.PROVIDERS_CLEANED.inc()
         log.info("orphaned provider deleted", what=what, proxyconfig=candidate.source)
