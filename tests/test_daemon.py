@@ -128,7 +128,8 @@ def finished_job(name: str, *, finished: float) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": "default", "creationTimestamp": stamp},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "c", "image": "busybox"}]}}},
         "status": {"succeeded": 1, "completionTime": stamp, "conditions": [
             {"type": "Complete", "status": "True", "lastTransitionTime": stamp}]},
     }

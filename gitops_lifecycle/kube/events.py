@@ -195,11 +195,10 @@ class EventRecorder:
 
     @staticmethod
     def _namespace(involved: Involved) -> str:
-        # client-go puts Events about cluster-scoped objects in `default`; an Event about a
-        # Namespace is more useful inside it, where `kubectl get events -n` shows it.
-        if involved.namespace:
-            return involved.namespace
-        return involved.name if involved.kind == "Namespace" else "default"
+        # client-go puts Events about cluster-scoped objects (Namespaces too) in `default`:
+        # the API server refuses an Event whose involvedObject has no namespace anywhere else
+        # (legacyValidateEvent: "involvedObject.namespace: does not match event.namespace").
+        return involved.namespace or "default"
 
 
 def _reference(involved: Involved) -> dict[str, str]:

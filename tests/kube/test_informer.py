@@ -27,7 +27,8 @@ _names = count()
 def job(name: str, namespace: str = "default", **labels: str) -> dict[str, object]:
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 def pod(name: str, namespace: str = "default") -> dict[str, object]:

@@ -83,7 +83,7 @@ async def test_the_main_endpoint_ignores_status_and_the_status_endpoint_changes_
         "a", "default", {"status": {"succeeded": 1}, "spec": {"suspend": True}})
     stored = sim.get("batch/v1", "Job", "a", "default")
     assert stored["status"] == {"succeeded": 1}
-    assert "suspend" not in stored["spec"]
+    assert stored["spec"]["suspend"] is False  # the default, not the status request's
 
 
 async def test_an_update_that_changes_nothing_keeps_the_resource_version(
