@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import wiring as cleanup
 from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.discovery import wiring as discovery
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import KubeError
@@ -50,6 +51,7 @@ class SharedInformers:
                 kube=self.kube, resource=resource, record=record, clock=self.clock,
                 health=self.health, namespaces=scope.namespaces,
                 label_selector=scope.label_selector, field_selector=scope.field_selector,
+                page_size=scope.page_size,
             )
         informer: Informer[R] = self.made[resource]
         return informer
@@ -66,14 +68,18 @@ class Machinery:
     informers: SharedInformers
     events: EventRecorder
     identity: str
+    term: Callable[[], float] | None = None
+    """The event-loop time by which this replica must stop acting (None: no election)."""
 
 
 def controllers(m: Machinery) -> list[Component]:
     """Every controller, each run only while this replica leads."""
     return [
         *cleanup.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
-                             informers=m.informers, events_sink=m.events),
+                             informers=m.informers, events_sink=m.events, term=m.term),
         RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
+        *discovery.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
+                               health=m.health, informers=m.informers, events=m.events),
     ]
 
 
@@ -87,38 +93,80 @@ class Leadership(Protocol):
     def is_leader(self) -> Flag: ...
 
 
+RESTART_BASE = 1.0
+"""Seconds before restarting a controller that an API error ended, doubling per failure."""
+RESTART_CAP = 60.0
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` (or every exception in a group) is an API error that may heal."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(transient(inner) for inner in exc.exceptions)
+    return isinstance(exc, KubeError | TimeoutError)
+
+
 class WhileLeading:
-    """Runs a controller while this replica leads; cancels it when leadership is lost."""
+    """Runs a controller while this replica leads; cancels it when leadership is lost.
+
+    A controller ended by an API error (which the controllers normally retry themselves) is
+    restarted with backoff: a transient error never ends the daemon. Any other crash is a
+    bug and ends it, as the manager reports.
+    """
 
     def __init__(self, component: Component, elector: Leadership | None) -> None:
         self.name = component.name
         self._component = component
         self._elector = elector
+        self._running = False
+        self._restarts = 0
+        self._last_error: str | None = None
 
     async def run(self) -> None:
-        """Run the controller in every term of leadership; its crash ends this too."""
-        if self._elector is None:
-            await self._component.run()
-            return
+        """Run the controller in every term of leadership; a bug's crash ends this too."""
         while True:
-            await self._elector.is_leader.wait_true()
-            if await self._term(self._elector):
-                return
+            if self._elector is not None:
+                await self._elector.is_leader.wait_true()
+            try:
+                if await self._term(self._elector):
+                    return
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                await self._restart_later(exc)
 
-    async def _term(self, elector: Leadership) -> bool:
+    async def _restart_later(self, exc: BaseException) -> None:
+        delay = min(RESTART_CAP, RESTART_BASE * 2.0 ** min(self._restarts, 16))
+        self._restarts += 1
+        self._last_error = str(exc)
+        log.warning("controller ended by an API error; restarting", controller=self.name,
+                    error=str(exc), retry_in=delay)
+        await asyncio.sleep(delay)
+
+    def readiness(self) -> str | None:
+        """The controller's own readiness while it runs; a recent crash while it restarts."""
+        if self._last_error is not None and not self._running:
+            return f"restarting after an API error: {self._last_error}"
+        check = getattr(self._component, "readiness", None)
+        return check() if self._running and check is not None else None
+
+    async def _term(self, elector: Leadership | None) -> bool:
         """One term: whether the controller ended on its own (rather than by losing the lead)."""
         work = asyncio.create_task(self._component.run(), name=self.name)
-        lost = asyncio.create_task(elector.is_leader.wait_false())
+        waiting = {work}
+        if elector is not None:
+            waiting.add(asyncio.create_task(elector.is_leader.wait_false()))
+        self._running = True
         try:
-            await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (lost, work):
+            self._running = False
+            for task in waiting:
                 task.cancel()
-            await asyncio.gather(lost, work, return_exceptions=True)
+            await asyncio.gather(*waiting, return_exceptions=True)
         if work.cancelled():
             log.info("controller paused: not leading", controller=self.name)
             return False
-        work.result()  # re-raises the controller's crash for the manager
+        work.result()  # re-raises the controller's crash
         return True
 
 
@@ -147,9 +195,12 @@ def components(
     events = EventRecorder(kube=kube, clock=clock, instance=identity)
     informers = SharedInformers(kube=kube, settings=settings, clock=clock, health=health)
     machinery = Machinery(settings=settings, kube=kube, clock=clock, health=health,
-                          informers=informers, events=events, identity=identity)
+                          informers=informers, events=events, identity=identity,
+                          term=elector.term.deadline if elector is not None else None)
     built = [c for factory in factories for c in factory(machinery)]
-    gated: list[Component] = [WhileLeading(c, elector) for c in built]
+    gated = [WhileLeading(c, elector) for c in built]
+    for component in gated:
+        health.readiness(f"controller:{component.name}", component.readiness)
     return [server, events, *informers.made.values(), *([elector] if elector else []), *gated]
 
 

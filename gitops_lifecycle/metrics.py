@@ -39,7 +39,12 @@ CYCLE_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 CLEANUP_ERRORS = Counter(
-    "gitops_cleanup_errors_total", "Cleanup operations that failed.", ["operation"]
+    "gitops_cleanup_errors_total", "Cleanup operations that failed, by policy and cause.",
+    ["policy", "reason"],
+)
+CLEANUP_ERROR_REASONS = (
+    "server_error", "throttled", "unreachable", "timeout", "forbidden", "client_error",
+    "invalid_response",
 )
 LAST_RUN = Gauge(
     "gitops_cleanup_last_run_timestamp_seconds", "When a cleanup sweep last finished.", ["policy"]
@@ -76,6 +81,18 @@ WATCH_RESTARTS = Counter(
 RELISTS = Counter(
     "gitops_informer_relists_total", "Full re-lists after 410 Gone or an error.", ["kind"]
 )
+KUBE_CONNECTIONS = Gauge(
+    "gitops_kubernetes_connections_in_use",
+    "Connections to the API server in use, by pool: requests, or watches (one each).", ["pool"]
+)
+KUBE_REQUESTS_WAITING = Gauge(
+    "gitops_kubernetes_requests_waiting",
+    "Requests waiting for a free connection (all of the request pool's are in use).",
+)
+UNDECODABLE = Counter(
+    "gitops_informer_undecodable_objects_total",
+    "Objects skipped because they do not fit what the daemon reads from them.", ["kind"]
+)
 WATCH_EVENTS = Counter(
     "gitops_informer_events_total", "Watch events received.", ["kind", "type"]
 )
@@ -85,6 +102,10 @@ LIST_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 LEADER = Gauge("gitops_leader", "1 while this replica holds the leader lease.")
+KUBE_CONNECTION_ERRORS = Counter(
+    "gitops_kubernetes_connection_errors_total",
+    "Requests to the Kubernetes API that got no HTTP answer (refused, reset, timed out).",
+)
 KUBE_EVENTS = Counter(
     "gitops_kubernetes_events_total", "Kubernetes Events recorded.", ["reason"]
 )
@@ -112,6 +133,27 @@ CIRCUIT_OPEN = Gauge(
     "gitops_circuit_breaker_open", "1 while a circuit breaker is open.", ["name"]
 )
 
+# --- service discovery and Authentik --------------------------------------------------------
+DISCOVERY_RECONCILES = Counter(
+    "gitops_service_discovery_reconcile_total", "ProxyConfig reconciliations by outcome.",
+    ["result"],
+)
+PROXYCONFIGS = Gauge("gitops_proxyconfigs", "ProxyConfigs by phase.", ["phase"])
+AUTHENTIK_REQUESTS = Counter(
+    "gitops_authentik_requests_total", "Requests to the Authentik API.", ["endpoint", "code"]
+)
+AUTHENTIK_DURATION = Histogram(
+    "gitops_authentik_request_duration_seconds", "Duration of one Authentik API request.",
+    ["endpoint"], buckets=DURATION_BUCKETS,
+)
+AUTHENTIK_CIRCUIT = Gauge(
+    "gitops_authentik_circuit_state",
+    "State of the Authentik circuit breaker: 0 closed, 1 open, 2 half-open.",
+)
+AUTHENTIK_INFO = Info("gitops_authentik", "Version of the Authentik server in use.")
+PROXYCONFIG_PHASES = ("Pending", "Ready", "Degraded", "Failed")
+DISCOVERY_RESULTS = ("ready", "degraded", "failed", "pending", "deleted", "error")
+
 
 def initialise() -> None:
     """Create the label sets known at start-up so every series exists from the first scrape."""
@@ -123,5 +165,11 @@ def initialise() -> None:
         DRY_RUN.labels(policy=policy)
         DELETION_LAG.labels(policy=policy)
         BLAST_RADIUS_BLOCKED.labels(policy=policy)
-        CLEANUP_ERRORS.labels(operation=policy)
+        for reason in CLEANUP_ERROR_REASONS:
+            CLEANUP_ERRORS.labels(policy=policy, reason=reason)
     LEADER.set(0)
+    for phase in PROXYCONFIG_PHASES:
+        PROXYCONFIGS.labels(phase=phase)
+    for result in DISCOVERY_RESULTS:
+        DISCOVERY_RECONCILES.labels(result=result)
+    AUTHENTIK_CIRCUIT.set(0)

@@ -10,10 +10,11 @@ import math
 import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BaseModel,
     BeforeValidator,
@@ -22,6 +23,9 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
@@ -78,6 +82,18 @@ Duration = Annotated[
 ]
 """Seconds, written in settings as `30s`, `30m`, `1h`, `7d` or a plain number."""
 
+MIN_INTERVAL = 1.0
+"""The shortest interval or TTL accepted: anything less spins the event loop."""
+
+Interval = Annotated[Duration, Field(ge=MIN_INTERVAL)]
+"""A duration of at least one second (sweep intervals, TTLs)."""
+
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+"""A duration above zero."""
+
+JITTER_FACTOR = 1.2
+"""client-go's leader election jitter: renewDeadline must exceed retryPeriod by this factor."""
+
 
 class Section(BaseModel):
     """A settings section: camelCase keys as in the operations guide, unknown keys rejected."""
@@ -119,6 +135,22 @@ class NamespaceScope(Section):
             return False
         return not self.include or namespace in self.include
 
+    def within(self, outer: NamespaceScope) -> NamespaceScope:
+        """The namespaces both this scope and `outer` allow (`outer`: what is watched)."""
+        include = [n for n in self.include or outer.include if outer.allows(n) and self.allows(n)]
+        if (self.include or outer.include) and not include:
+            msg = "no namespace is in both scopes"
+            raise ValueError(msg)
+        exclude = list(dict.fromkeys([*outer.exclude, *self.exclude]))
+        return NamespaceScope(include=include, exclude=exclude)
+
+
+class WatchScope(NamespaceScope):
+    watch_each_up_to: int = Field(10, ge=0)
+    """With at most this many namespaces in `include`, each gets a list and watch of its own
+    (a Role per namespace suffices); with more, one cluster-wide list and watch per resource,
+    filtered by the daemon (needs cluster-wide list/watch)."""
+
 
 class LeaderElectionSettings(Section):
     enabled: bool = True
@@ -127,18 +159,42 @@ class LeaderElectionSettings(Section):
     """Name of the coordination.k8s.io/v1 Lease."""
     lease_namespace: str = "gitops-system"
     """Namespace of the Lease."""
-    lease_duration: Duration = 15
+    lease_duration: PositiveDuration = 15
     """How long a lease is valid without renewal; a standby takes over after it."""
-    renew_deadline: Duration = 10
-    """The leader steps down if it cannot renew within this time."""
-    retry_period: Duration = 2
-    """How often the leader renews and a standby retries."""
+    renew_deadline: PositiveDuration = 10
+    """The leader steps down if it cannot renew within this time (less than leaseDuration)."""
+    retry_period: PositiveDuration = 2
+    """How often the leader renews and a standby retries (renewDeadline over 1.2 of it)."""
     identity: str | None = None
     """Defaults to the pod name (HOSTNAME) plus a random suffix."""
 
+    @field_validator("renew_deadline")
+    @classmethod
+    def _within_lease(cls, value: float, info: ValidationInfo) -> float:
+        duration = info.data.get("lease_duration")
+        if duration is not None and not value < duration:
+            msg = f"must be less than leaseDuration ({duration:g}s)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("retry_period")
+    @classmethod
+    def _within_deadline(cls, value: float, info: ValidationInfo) -> float:
+        deadline = info.data.get("renew_deadline")
+        if deadline is not None and not value * JITTER_FACTOR < deadline:
+            msg = f"must be less than renewDeadline ({deadline:g}s) / {JITTER_FACTOR}"
+            raise ValueError(msg)
+        return value
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError("no such file" if not path.exists() else "not a file")
+    return path
+
 
 class KubernetesSettings(Section):
-    kubeconfig: Path | None = None
+    kubeconfig: Annotated[Path | None, AfterValidator(_existing_file)] = None
     """Path to a kubeconfig; default: in-cluster config, then KUBECONFIG, then ~/.kube/config."""
     context: str | None = None
     """Kubeconfig context to use (default: the current context)."""
@@ -146,7 +202,13 @@ class KubernetesSettings(Section):
     """Client-side limit on API requests per second."""
     burst: int = Field(40, ge=1)
     """Requests allowed above `qps` in a burst."""
-    namespaces: NamespaceScope = NamespaceScope()
+    request_timeout: PositiveDuration = 30.0
+    """Longest a request may take once it has a connection (waiting for one does not count)."""
+    list_timeout: PositiveDuration = 60.0
+    """Longest one page of an informer's LIST may take (large pages of large objects)."""
+    page_size: int = Field(500, ge=1, le=10000)
+    """Objects per page of an informer's LIST."""
+    namespaces: WatchScope = WatchScope()
     """Which namespaces the informers watch."""
     label_selector: str = ""
     """Label selector the informers pass to the API server."""
@@ -164,16 +226,16 @@ class Policy(Section):
 
 
 class JobPolicy(Policy):
-    ttl: Duration
+    ttl: Interval
 
 
 class CompletedJobsPolicy(JobPolicy):
-    ttl: Duration = 3600
+    ttl: Interval = 3600
     """Delete a Job this long after it completed (Complete=True)."""
 
 
 class FailedJobsPolicy(JobPolicy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete a Job this long after it failed (Failed=True)."""
 
 
@@ -195,9 +257,9 @@ class StuckPodsPolicy(Policy):
 
 
 class EventsPolicy(Policy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete Events whose newest timestamp is older than this."""
-    interval: Duration = 3600
+    interval: Interval = 3600
     """How often the paginated Events sweep runs."""
 
 
@@ -211,6 +273,8 @@ class ReplicaSetsPolicy(Policy):
 class OrphanedProvidersPolicy(Policy):
     max_age: Duration = 604800
     """Delete an orphaned provider this long after its source went away."""
+    max_per_sweep: int = Field(10, ge=1)
+    """Delete at most this many orphaned providers in one sweep."""
 
 
 class CleanupPolicies(Section):
@@ -231,7 +295,7 @@ class CleanupPolicies(Section):
 
 
 class ControllerSettings(Section):
-    interval: Duration = 3600
+    interval: Interval = 3600
     """Safety-net sweep over the cache; objects are normally acted on at their exact expiry."""
     policies: CleanupPolicies = CleanupPolicies()
     """What each cleanup policy selects."""
@@ -246,11 +310,14 @@ class RateLimit(Section):
 
 class BlastRadius(Section):
     max_share: float = Field(0.5, gt=0, le=1)
-    """A sweep may delete at most this share of the cached objects of a kind..."""
+    """A policy may delete at most this share of the objects of its kind within `window`..."""
     max_count: int = Field(500, ge=1)
-    """...and at most this many; above both it stops and waits for `confirmed`."""
+    """...and at most this many; above both it stops until `confirmed` or the window passes."""
     confirmed: bool = False
     """Set to true to let a sweep the guard stopped go ahead."""
+    window: Interval = 3600
+    """Every deletion counts against the limits for this long, however it was triggered; a
+    stopped policy resumes once this has passed (or when confirmed)."""
 
 
 class CleanupSettings(Section):
@@ -344,11 +411,47 @@ class MonitoringSettings(Section):
     """Alert rules."""
 
 
+_CLUSTER_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
 class AuthentikSettings(Section):
-    url: str = "http://authentik-server.authentik.svc.cluster.local:80"
+    url: str = Field("http://authentik-server.authentik.svc.cluster.local:80",
+                     pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     """Base URL of the Authentik server."""
     token: SecretStr = SecretStr("")
-    """Authentik API token (never logged)."""
+    """Authentik API token (never logged); `tokenFile` is read instead when set."""
+    token_file: Path | None = None
+    """File holding the API token (a mounted Secret); re-read when it changes or on a 403."""
+    cluster_name: str = Field("default", pattern=_CLUSTER_NAME, max_length=63)
+    """Names this installation in the ownership marker, so that clusters sharing one
+    Authentik never touch each other's providers."""
+    outpost: str = ""
+    """Outpost providers are added to; empty: the embedded outpost."""
+    authorization_flow: str = "default-provider-authorization-implicit-consent"
+    """Slug of the authorization flow new providers use (a ProxyConfig may override it)."""
+    invalidation_flow: str = "default-provider-invalidation-flow"
+    """Slug of the invalidation flow new providers use (a ProxyConfig may override it)."""
+    cookie_domain: str = ""
+    """Cookie domain for forward_domain providers (a ProxyConfig may override it)."""
+    timeout: Duration = Field(10, gt=0)
+    """Timeout of one API request."""
+    attempts: int = Field(3, ge=1, le=10)
+    """Attempts per request on connection errors and 5xx answers (with backoff)."""
+    page_size: int = Field(100, ge=1, le=100)
+    """Objects per page when listing (Authentik caps pages at 100)."""
+
+    def configured(self) -> bool:
+        """Whether a token (or a token file) is set: without one, discovery stays off."""
+        return self.token_file is not None or bool(self.token.get_secret_value())
+
+
+class ServiceDiscoverySettings(Section):
+    enabled: bool = True
+    """Reconcile ProxyConfigs and labelled Services into Authentik (needs an Authentik token)."""
+    resync_interval: Duration = Field(300, gt=0)
+    """How often Authentik is listed again to repair changes made there by hand."""
+    workers: int = Field(4, ge=1, le=64)
+    """ProxyConfigs reconciled at once."""
 
 
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -384,6 +487,24 @@ class Settings(BaseSettings):
     """Monitoring resources and alert thresholds."""
     authentik: AuthentikSettings = AuthentikSettings()
     """The Authentik API the service-discovery controller talks to."""
+    service_discovery: ServiceDiscoverySettings = ServiceDiscoverySettings()
+    """ProxyConfigs and labelled Services into Authentik providers."""
+
+    @model_validator(mode="after")
+    def _cleanup_scope_is_watched(self) -> Self:
+        try:
+            self.cleanup.namespaces.within(self.kubernetes.namespaces)
+        except ValueError:
+            msg = ("cleanup.namespaces.include: none of these namespaces is watched "
+                   "(kubernetes.namespaces)")
+            raise ValueError(msg) from None
+        return self
+
+    def cleanup_scope(self) -> CleanupSettings:
+        """`cleanup` with its namespaces narrowed to those the informers watch: one scope
+        that every policy (and the Events sweep, which lists on its own) decides by."""
+        scope = self.cleanup.namespaces.within(self.kubernetes.namespaces)
+        return self.cleanup.model_copy(update={"namespaces": scope})
 
     @classmethod
     def settings_customise_sources(
@@ -433,11 +554,15 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
+        if not key:  # a rule across sections: its message names the keys
+            lines.append(_expected(error))
+            continue
         if error["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown setting")
             continue
         given = error.get("input")
-        shown = "***" if _is_secret_key(key) else repr(given)
+        shown = "***" if _is_secret_key(key) else repr(str(given) if isinstance(given, Path)
+                                                          else given)
         lines.append(f"{key}: {shown} is invalid: {_expected(error)}")
     return "; ".join(lines)
 

@@ -13,6 +13,7 @@ from gitops_lifecycle import daemon
 from gitops_lifecycle.clock import SimClock, format_time
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import ServerError, TooManyRequestsError
 from gitops_lifecycle.kube.leader import Flag
 from gitops_lifecycle.settings import Settings
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -108,6 +109,39 @@ async def test_a_controller_crash_reaches_the_manager() -> None:
         await gated.run()
 
 
+class Flaky:
+    """A controller that an API error (alone or in a task group) ends twice, then runs."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            raise ServerError(500, "InternalError", "etcd is down")
+        if self.starts == 2:
+            raise ExceptionGroup("sweep", [TooManyRequestsError(429, "TooMany", "slow down")])
+        await asyncio.Future()
+
+
+async def test_item5_a_controller_ended_by_an_api_error_is_restarted_not_fatal() -> None:
+    elector = FakeElector()
+    elector.is_leader.set(True)
+    flaky = Flaky()
+    gated = daemon.WhileLeading(flaky, elector)
+    task = asyncio.create_task(gated.run())
+    await asyncio.sleep(0.5)
+    assert "etcd is down" in (gated.readiness() or "")
+    await asyncio.sleep(10)
+    assert flaky.starts == 3
+    assert not task.done()
+    assert gated.readiness() is None
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_without_leader_election_a_controller_runs_at_once() -> None:
     journal = Journal()
     task = asyncio.create_task(daemon.WhileLeading(journal, None).run())
@@ -117,8 +151,9 @@ async def test_without_leader_election_a_controller_runs_at_once() -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_an_unreachable_cluster_configuration_exits_1(tmp_path: Path) -> None:
-    config = settings(kubernetes={"kubeconfig": str(tmp_path / "missing")},
+async def test_an_unusable_cluster_configuration_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "no-context").write_text("apiVersion: v1\nkind: Config\n")
+    config = settings(kubernetes={"kubeconfig": str(tmp_path / "no-context")},
                       server={"host": "127.0.0.1", "port": 0})
     assert await daemon.run(config, asyncio.Event()) == 1
 

@@ -11,7 +11,9 @@ the object's expiry, logged, and recorded as an aggregated Kubernetes Event.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +51,8 @@ class Outcome(enum.Enum):
     """409: the object changed (or is a new one with the same name): re-decide."""
     BLOCKED = "blocked"
     """The blast-radius guard stopped this policy."""
+    NOT_LEADING = "not_leading"
+    """This replica's term of leadership ended (or would end) before the request finished."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,7 @@ def count_cleaned(policy: str) -> None:
 class Deleter:
     """Deletes what the policies select: guarded, rate-limited, counted, recorded."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
         self,
         *,
         kube: Kube,
@@ -93,12 +97,16 @@ class Deleter:
         clock: Clock,
         recorder: Recorder,
         guard: BlastRadiusGuard | None = None,
+        term: Callable[[], float] | None = None,
     ) -> None:
+        """`term` gives the event-loop time by which this replica must stop acting (its
+        leadership's renew deadline); no deletion starts or stays in flight past it."""
         self._kube = kube
+        self._term = term
         self._settings = settings
         self._clock = clock
         self.recorder = recorder
-        self.guard = guard or BlastRadiusGuard(settings.blast_radius)
+        self.guard = guard or BlastRadiusGuard(settings.blast_radius, clock)
         rate = settings.rate_limit
         # On the daemon's clock: `perSecond` of simulated time in the demo and under test.
         self._limiter = TokenBucket(clock=clock, rate=rate.per_second, burst=rate.burst)
@@ -110,24 +118,70 @@ class Deleter:
         policies = self._settings.controller.policies
         return bool(getattr(policies, to_snake(policy)).dry_run)
 
-    async def delete(self, target: Target) -> Outcome:
-        """Delete `target` if it is still the object that was decided on."""
+    def sweep_allowed(self, policy: str, *, deleting: int, total: int, kind: str) -> bool:
+        """Whether a sweep of `policy` may delete `deleting` of `total` objects.
+
+        In dry-run the answer is always yes, so that every object is reported; what the
+        guard would have done is logged and counted, never written as an Event.
+        """
+        if self.dry_run(policy):
+            if self.guard.would_stop(policy, deleting=deleting, total=total):
+                metrics.BLAST_RADIUS_BLOCKED.labels(policy=policy).inc()
+                log.warning("dry run: the blast-radius guard would stop this sweep",
+                            policy=policy, would_delete=deleting, of=total)
+            return True
+        allowed = self.guard.judge(policy, deleting=deleting, total=total)
+        self._warn(f"it would delete {deleting} of {total} {kind}")
+        return allowed
+
+    async def delete(self, target: Target, *, total: int | None = None) -> Outcome:
+        """Delete `target` if it is still the object that was decided on.
+
+        `total` is how many objects of its kind there are (for the guard's share).
+        """
         policy = target.decision.policy
-        if self.guard.blocked(policy):
-            metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
-            return Outcome.BLOCKED
         if self.dry_run(policy):
             return self._report(target)
-        await self._limiter.acquire()
+        if not self.guard.admit(policy, total=total):
+            metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
+            window = self._settings.blast_radius.window
+            self._warn(f"it deleted too many within {window:g}s")
+            return Outcome.BLOCKED
         try:
-            await self._request(target)
+            outcome = await self._send(target)
+        except BaseException:
+            self.guard.cancel(policy)
+            raise
+        if outcome is not Outcome.DELETED:
+            self.guard.cancel(policy)
+        return outcome
+
+    def _warn(self, why: str) -> None:
+        """One Warning Event per stop of the guard (never in dry-run: that only reports)."""
+        for policy in self.guard.newly_stopped():
+            self.recorder.blocked(
+                policy, message=f"Cleanup policy {policy} stopped: {why}; fix the settings or "
+                "set cleanup.blastRadius.confirmed",
+            )
+
+    async def _send(self, target: Target) -> Outcome:
+        """One rate-limited DELETE, within this replica's term of leadership."""
+        await self._limiter.acquire()
+        deadline = self._term() if self._term is not None else None
+        if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+            return Outcome.NOT_LEADING
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                await self._request(target)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            log.info("deletion abandoned: leadership ended", key=target.meta.key)
+            return Outcome.NOT_LEADING
         except NotFoundError:
             return self._skipped(target, Outcome.GONE)
         except ConflictError:
             return self._skipped(target, Outcome.CONFLICT)
-        except Exception:
-            metrics.CLEANUP_ERRORS.labels(operation=policy).inc()
-            raise
         return self._done(target)
 
     async def _request(self, target: Target) -> None:

@@ -123,6 +123,12 @@ class Registry:
         where = self._by_uid.get(uid)
         return None if where is None else self.store.get(*where)
 
+    def dependents(self, uid: str, store: str) -> list[Obj]:
+        """The live objects of one storage that name `uid` among their owners, by key."""
+        keys = sorted(key for where, key in self._dependents.get(uid, ()) if where == store)
+        found = (self.store.get(store, key) for key in keys)
+        return [obj for obj in found if obj is not None]
+
     def _ns(self, rt: ResourceType, namespace: str | None) -> str | None:
         return (namespace or "default") if rt.namespaced else None
 
@@ -189,9 +195,11 @@ class Registry:
         if not meta.get("name"):
             raise errors.invalid(rt.kind, rt.group, "", "metadata.name",
                                  "Required value: name or generateName is required")
-        if meta.get("resourceVersion") and not restore:
-            raise errors.bad_request("resourceVersion should not be set on objects to be "
-                                     "created")
+        version = str(meta.get("resourceVersion") or "")
+        if version.isdigit() and int(version) and not restore:
+            # the etcd3 store's check: only a version it can read counts (a plain error: 500)
+            raise errors.ApiError(500, "InternalError", "Internal error occurred: "
+                                  "resourceVersion should not be set on objects to be created")
         return meta
 
     def _place(self, rt: ResourceType, meta: Obj, namespace: str | None) -> Obj:
