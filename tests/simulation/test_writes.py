@@ -176,4 +176,5 @@ async def test_strategic_merge_patch_merges_service_ports_by_port_and_container_
         namespace="default", patch_type="strategic")
     assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [
         ("renamed", 80), ("b", 8080)]
-    assert patched["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "name": "http"}]
+    assert patched["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 80, "name": "http", "protocol": "TCP"}]  # protocol: the default

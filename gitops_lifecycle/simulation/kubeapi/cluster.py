@@ -123,17 +123,20 @@ class SimulatedCluster:
         """The latest resourceVersion."""
         return self.store.rv
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create(self, obj: dict[str, Any], *, validate: bool = True) -> dict[str, Any]:
         """Store a new object as given (status and timestamps kept); 409 if it exists.
 
         Like restoring a backup, it creates the object's namespace if that does not exist
-        (a client of the HTTP API gets 404 instead). Validation applies as for the API.
+        (a client of the HTTP API gets 404 instead). Decoding, defaults and validation apply
+        as for the API; `validate=False` stores what no real server would hand out, for
+        tests of a client's robustness.
         """
         rt = by_kind(obj["apiVersion"], obj["kind"])
         namespace = (obj.get("metadata") or {}).get("namespace")
         if rt.namespaced:
             self.ensure_namespaces(namespace or "default")
-        created = self.registry.create(rt, clone(obj), namespace=namespace, restore=True)
+        created = self.registry.create(rt, clone(obj), namespace=namespace, restore=True,
+                                       validate=validate)
         return present(rt, clone(created))
 
     def ensure_namespaces(self, *names: str) -> None:
@@ -195,13 +198,13 @@ class SimulatedCluster:
     def patch(  # noqa: PLR0913 -- the keywords of a PATCH request
         self, api_version: str, kind: str, name: str, patch: Any, *,
         namespace: str | None = None, patch_type: str = "merge",
-        subresource: str | None = None,
+        subresource: str | None = None, validate: bool = True,
     ) -> dict[str, Any]:
-        """PATCH with `merge`, `json` or `strategic` patch semantics."""
+        """PATCH with `merge`, `json` or `strategic` patch semantics (`validate` as `create`)."""
         rt = by_kind(api_version, kind)
         patched = self.registry.patch(rt, clone(patch), namespace=namespace, name=name,
                                       content_type=_PATCH_TYPES[patch_type],
-                                      subresource=subresource)
+                                      subresource=subresource, validate=validate)
         return present(rt, clone(patched))
 
     def delete(  # noqa: PLR0913 -- the fields of DeleteOptions

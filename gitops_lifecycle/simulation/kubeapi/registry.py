@@ -154,6 +154,7 @@ class Registry:
     def create(  # noqa: PLR0913 -- the parts of a POST request
         self, rt: ResourceType, body: Obj, *, namespace: str | None = None,
         restore: bool = False, dry_run: bool = False, field_validation: str = "Warn",
+        validate: bool = True,
     ) -> Obj:
         """Create an object: uid, creationTimestamp, generation 1, 409 if the name is taken.
 
@@ -177,8 +178,9 @@ class Registry:
         obj["metadata"] = meta
         if rt.status and not restore:
             obj.pop("status", None)
-        obj = admission.admit(rt, obj, None, field_validation=field_validation,
-                              lookup=self.schema_lookup, allocate_ip=self._allocate_ip)
+        if validate:
+            obj = admission.admit(rt, obj, None, field_validation=field_validation,
+                                  lookup=self.schema_lookup, allocate_ip=self._allocate_ip)
         if self.store.get(rt.store_key, key) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         self._default_status(rt, obj)
@@ -230,6 +232,7 @@ class Registry:
     def replace(  # noqa: PLR0913 -- the parts of a PUT request
         self, rt: ResourceType, body: Obj, *, namespace: str | None, name: str,
         subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+        validate: bool = True,
     ) -> Obj:
         """PUT: 409 on a stale resourceVersion; the status subresource changes only status."""
         current = self.get(rt, namespace, name)
@@ -264,9 +267,10 @@ class Registry:
                 merged.pop("status", None)
                 if "status" in current:
                     merged["status"] = current["status"]
-        merged = admission.admit(rt, merged, current, field_validation=field_validation,
-                                 lookup=self.schema_lookup, subresource=subresource,
-                                 allocate_ip=self._allocate_ip)
+        if validate:
+            merged = admission.admit(rt, merged, current, field_validation=field_validation,
+                                     lookup=self.schema_lookup, subresource=subresource,
+                                     allocate_ip=self._allocate_ip)
         return self._write(rt, current, merged, dry_run=dry_run)
 
     def put(  # noqa: PLR0913 -- the parts of a PUT request
@@ -293,7 +297,7 @@ class Registry:
     def patch(  # noqa: PLR0913 -- the parts of a PATCH request
         self, rt: ResourceType, patch: Any, *, namespace: str | None, name: str,
         content_type: str, subresource: str | None = None, dry_run: bool = False,
-        field_validation: str = "Warn",
+        field_validation: str = "Warn", validate: bool = True,
     ) -> Obj:
         """PATCH: the patched object goes through the same rules as an update."""
         current = conversion.view(rt, self.get(rt, namespace, name))
@@ -305,7 +309,7 @@ class Registry:
         patched = patching.apply(current, patch, content_type)
         return self.replace(rt, patched, namespace=namespace, name=name,
                             subresource=subresource, dry_run=dry_run,
-                            field_validation=field_validation)
+                            field_validation=field_validation, validate=validate)
 
     def _check_preconditions(
         self, rt: ResourceType, current: Obj, *, uid: str | None,
