@@ -307,7 +307,9 @@ class ProxyConfigController:
         application = None
         if isinstance(slug, str) and slug:
             application = await self.client.application(slug)
-        created = set() if pk is None else {pk}
+        # A recorded pk vouches only for a provider that still has the name asked for.
+        created = set() if pk is None or provider is None or \
+            provider.name.casefold() != obj.provider_name.casefold() else {pk}
         if provider is not None and self.ensurer.maybe_created.get(
                 provider.name.casefold()) == obj.key:
             created.add(provider.pk)
