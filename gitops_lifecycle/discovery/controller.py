@@ -276,6 +276,14 @@ class ProxyConfigController:
         """Delete (or, with Retain, unmark) what this ProxyConfig made; only what is ours."""
         spec = obj.spec if isinstance(obj.spec, dict) else {}
         provider, application = await self._owned(obj)
+        if self.settings.cleanup.dry_run:
+            # Global dry-run deletes nothing anywhere: the ProxyConfig goes, its Authentik
+            # objects stay (the orphan sweep, in dry-run too, reports them later).
+            if provider is not None or application is not None:
+                log.info("dry-run: would delete the ProxyConfig's Authentik objects",
+                         key=obj.key, provider=provider.name if provider else None,
+                         application=application.slug if application else None)
+            return
         if spec.get("deletionPolicy") == "Retain":
             if application is not None:
                 await self.client.patch_application(application.slug, {"meta_publisher": ""})

@@ -53,3 +53,18 @@ async def test_hand_made_provider_not_taken_for_our_lost_create(
         sim.delete(PC, "ProxyConfig", "grafana", namespace="apps")
         await run.until(lambda: run.get("grafana") is None)
         assert sim_authentik.provider("grafana") is not None
+
+
+async def test_dry_run_finalizer_deletes_nothing_in_authentik(
+    sim: SimulatedCluster, sim_authentik: SimulatedAuthentik, tmp_path: Path
+) -> None:
+    async with running(sim, sim_authentik, tmp_path, settings(sim_authentik)) as run:
+        sim.create(proxyconfig("grafana"))
+        await run.ready("grafana")
+    config = settings(sim_authentik, cleanup={"dryRun": True})
+    async with running(sim, sim_authentik, tmp_path, config) as run:
+        await asyncio.sleep(5)
+        before = len(run.writes())
+        sim.delete(PC, "ProxyConfig", "grafana", namespace="apps")
+        await asyncio.sleep(30)
+        assert [w for w in run.writes()[before:] if w.method == "DELETE"] == []
