@@ -18,6 +18,7 @@ from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 async def sim() -> AsyncIterator[SimulatedCluster]:
     """A simulated API server on loopback, its kubelet off (tests step pods themselves)."""
     async with SimulatedCluster(clock=SimClock(), kubelet=False) as cluster:
+        cluster.ensure_namespaces("gitops-system")  # where the daemon keeps its Lease and state
         yield cluster
 
 

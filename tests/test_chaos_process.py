@@ -37,8 +37,7 @@ REPLICAS = ("replica-a", "replica-b")
 def seed(sim: SimulatedCluster) -> tuple[set[str], set[str]]:
     """Jobs due now, Jobs due during the chaos, and Jobs that must stay."""
     now = sim.clock.now()
-    for name in ("default", "gitops-system"):
-        sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    sim.ensure_namespaces("default", "gitops-system")
     eligible, kept = set(), set()
     for index in range(25):
         sim.create(job_dict(f"due-{index}", finished=now - 2 * HOUR))

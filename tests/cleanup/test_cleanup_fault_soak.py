@@ -103,7 +103,7 @@ async def test_no_wrongful_double_or_missed_deletion_under_faults(tmp_path: Path
     rng = random.Random(4)
     config = settings()  # the default deletion and client rate limits, faults and all
     async with cluster(history=2_000) as sim:
-        sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+        sim.ensure_namespaces("default")
         expiring = seed(sim, rng)
         others_go, others_stay = seed_others(sim)
         keep = {f"job-{i:05d}" for i in range(TOTAL)} - set(expiring)
