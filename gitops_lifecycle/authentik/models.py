@@ -44,7 +44,8 @@ class Outpost(Model, frozen=True):
 
     pk: str
     name: str
-    providers: list[int] = []
+    providers: list[int]
+    """Required: an answer without it must not read as "no providers" (we write this list)."""
     managed: str | None = None
 
 
@@ -58,7 +59,8 @@ class Flow(Model, frozen=True):
 class Pagination(Model, frozen=True):
     """Authentik's page information; `next` is 0 on the last page."""
 
-    next: int = 0
+    next: int
+    """Required: a page that does not say whether another follows is not the last page."""
     count: int = 0
     current: int = 1
     total_pages: int = 1

@@ -57,8 +57,16 @@ class TokenSource:
         assert self._path is not None
         self._stamp = stamp
         try:
-            self._token = self._path.read_text(encoding="utf-8").strip()
+            token = self._path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             log.warning("cannot read the Authentik token file", path=str(self._path),
                         error=exc.strerror)
             self._token = self._fixed
+            return
+        if any(char.isspace() or not char.isprintable() for char in token):
+            # Not a header value (a second line, a stray space): sending it would raise
+            # outside the client's errors. Authentik answers 403 to no token instead.
+            log.warning("the Authentik token file holds more than a token (spaces, several "
+                        "lines or control characters); sending no token", path=str(self._path))
+            token = ""
+        self._token = token

@@ -155,3 +155,18 @@ async def test_rotated_token_file_is_read_again_on_403_and_never_logged(
     everything = caplog.text + printed.out + printed.err
     assert sim_authentik.token not in everything
     assert new not in everything
+
+
+async def test_token_file_with_two_lines_is_a_refused_token_not_a_crash(
+    sim_authentik: SimulatedAuthentik, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(sim_authentik.token + "\nsecret-second-line\n")
+    async with Authentik(AuthentikSettings(url=sim_authentik.url, token_file=token_file),
+                         circuit=BREAKER, backoff=0.01) as api:
+        with pytest.raises(ForbiddenError):
+            await api.me()
+        token_file.write_text(sim_authentik.token + "\n")
+        assert await api.me()
+    assert "secret-second-line" not in caplog.text
+    assert sim_authentik.token not in caplog.text
