@@ -47,7 +47,7 @@ async def connected(settings: KubernetesSettings) -> AsyncIterator[Kube]:
     from gitops_lifecycle.kube.errors import KubeError
 
     try:
-        async with Kube.from_settings(settings) as kube:
+        async with Kube.from_settings(settings, component="wait") as kube:
             yield kube
     except KubeError as exc:
         raise classify(exc) from exc

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.simulation.kubeapi import discovery, errors, tables
-from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
 from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, ResourceType
@@ -97,8 +97,11 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         record = RequestRecord(request.method, request.path, dict(request.query),
-                               time=self.clock.now())
+                               time=self.clock.now(),
+                               user_agent=request.headers.get("User-Agent", ""))
         self.requests.append(record)
+        for listener in REQUEST_LISTENERS:
+            listener(record)
         _RECORD.set(record)
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
