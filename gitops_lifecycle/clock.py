@@ -2,7 +2,8 @@
 
 `Clock` reads the real time. `SimClock` derives the time from the event loop's clock, so under
 `looptime` (virtual loop time) objects age as fast as the test advances, and at `speed` > 1
-(the demo) simulated hours pass in real minutes. Its `advance()` jumps ahead and wakes sleepers.
+(the demo) simulated hours pass in real minutes. Its `advance()` jumps ahead and wakes sleepers;
+`pause()` stops it until `resume()` (advancing still moves it).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class SimClock(Clock):
         self._origin: float | None = None
         self._last_loop = 0.0
         self._offset = 0.0
+        self._paused_at: float | None = None
         self._moved = asyncio.Event()
 
     def _loop_time(self) -> float:
@@ -69,17 +71,44 @@ class SimClock(Clock):
             self._start += (self._last_loop - self._origin) * self.speed
             self._origin = loop_now
         self._last_loop = loop_now
+        if self._paused_at is not None:
+            return self._paused_at
         return self._start + (loop_now - self._origin) * self.speed + self._offset
+
+    @property
+    def paused(self) -> bool:
+        """Whether the clock stands still (until `resume()`)."""
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Stop the clock: `now()` stays where it is until `resume()` or `advance()`."""
+        if self._paused_at is None:
+            self._paused_at = self.now()
+
+    def resume(self) -> None:
+        """Let the clock run again from where it stood."""
+        if self._paused_at is not None:
+            stood, self._paused_at = self._paused_at, None
+            self._offset += stood - self.now()
+            self._wake()
 
     def advance(self, seconds: float) -> None:
         """Jump ahead by `seconds` and wake everything sleeping on this clock."""
         self._offset += seconds
+        if self._paused_at is not None:
+            self._paused_at += seconds
+        self._wake()
+
+    def _wake(self) -> None:
         self._moved.set()
         self._moved = asyncio.Event()
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until simulated `now() >= deadline`, waking early if the clock jumps."""
         while (delay := deadline - self.now()) > 0:
+            if self._paused_at is not None:
+                await self._moved.wait()
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._moved.wait(), max(delay / self.speed, _MIN_SLEEP))
 

@@ -87,38 +87,80 @@ class Leadership(Protocol):
     def is_leader(self) -> Flag: ...
 
 
+RESTART_BASE = 1.0
+"""Seconds before restarting a controller that an API error ended, doubling per failure."""
+RESTART_CAP = 60.0
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` (or every exception in a group) is an API error that may heal."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(transient(inner) for inner in exc.exceptions)
+    return isinstance(exc, KubeError | TimeoutError)
+
+
 class WhileLeading:
-    """Runs a controller while this replica leads; cancels it when leadership is lost."""
+    """Runs a controller while this replica leads; cancels it when leadership is lost.
+
+    A controller ended by an API error (which the controllers normally retry themselves) is
+    restarted with backoff: a transient error never ends the daemon. Any other crash is a
+    bug and ends it, as the manager reports.
+    """
 
     def __init__(self, component: Component, elector: Leadership | None) -> None:
         self.name = component.name
         self._component = component
         self._elector = elector
+        self._running = False
+        self._restarts = 0
+        self._last_error: str | None = None
 
     async def run(self) -> None:
-        """Run the controller in every term of leadership; its crash ends this too."""
-        if self._elector is None:
-            await self._component.run()
-            return
+        """Run the controller in every term of leadership; a bug's crash ends this too."""
         while True:
-            await self._elector.is_leader.wait_true()
-            if await self._term(self._elector):
-                return
+            if self._elector is not None:
+                await self._elector.is_leader.wait_true()
+            try:
+                if await self._term(self._elector):
+                    return
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                await self._restart_later(exc)
 
-    async def _term(self, elector: Leadership) -> bool:
+    async def _restart_later(self, exc: BaseException) -> None:
+        delay = min(RESTART_CAP, RESTART_BASE * 2.0 ** min(self._restarts, 16))
+        self._restarts += 1
+        self._last_error = str(exc)
+        log.warning("controller ended by an API error; restarting", controller=self.name,
+                    error=str(exc), retry_in=delay)
+        await asyncio.sleep(delay)
+
+    def readiness(self) -> str | None:
+        """The controller's own readiness while it runs; a recent crash while it restarts."""
+        if self._last_error is not None and not self._running:
+            return f"restarting after an API error: {self._last_error}"
+        check = getattr(self._component, "readiness", None)
+        return check() if self._running and check is not None else None
+
+    async def _term(self, elector: Leadership | None) -> bool:
         """One term: whether the controller ended on its own (rather than by losing the lead)."""
         work = asyncio.create_task(self._component.run(), name=self.name)
-        lost = asyncio.create_task(elector.is_leader.wait_false())
+        waiting = {work}
+        if elector is not None:
+            waiting.add(asyncio.create_task(elector.is_leader.wait_false()))
+        self._running = True
         try:
-            await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (lost, work):
+            self._running = False
+            for task in waiting:
                 task.cancel()
-            await asyncio.gather(lost, work, return_exceptions=True)
+            await asyncio.gather(*waiting, return_exceptions=True)
         if work.cancelled():
             log.info("controller paused: not leading", controller=self.name)
             return False
-        work.result()  # re-raises the controller's crash for the manager
+        work.result()  # re-raises the controller's crash
         return True
 
 
@@ -149,7 +191,9 @@ def components(
     machinery = Machinery(settings=settings, kube=kube, clock=clock, health=health,
                           informers=informers, events=events, identity=identity)
     built = [c for factory in factories for c in factory(machinery)]
-    gated: list[Component] = [WhileLeading(c, elector) for c in built]
+    gated = [WhileLeading(c, elector) for c in built]
+    for component in gated:
+        health.readiness(f"controller:{component.name}", component.readiness)
     return [server, events, *informers.made.values(), *([elector] if elector else []), *gated]
 
 

@@ -39,7 +39,12 @@ CYCLE_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 CLEANUP_ERRORS = Counter(
-    "gitops_cleanup_errors_total", "Cleanup operations that failed.", ["operation"]
+    "gitops_cleanup_errors_total", "Cleanup operations that failed, by policy and cause.",
+    ["policy", "reason"],
+)
+CLEANUP_ERROR_REASONS = (
+    "server_error", "throttled", "unreachable", "timeout", "forbidden", "client_error",
+    "invalid_response",
 )
 LAST_RUN = Gauge(
     "gitops_cleanup_last_run_timestamp_seconds", "When a cleanup sweep last finished.", ["policy"]
@@ -112,6 +117,27 @@ CIRCUIT_OPEN = Gauge(
     "gitops_circuit_breaker_open", "1 while a circuit breaker is open.", ["name"]
 )
 
+# --- service discovery and Authentik --------------------------------------------------------
+DISCOVERY_RECONCILES = Counter(
+    "gitops_service_discovery_reconcile_total", "ProxyConfig reconciliations by outcome.",
+    ["result"],
+)
+PROXYCONFIGS = Gauge("gitops_proxyconfigs", "ProxyConfigs by phase.", ["phase"])
+AUTHENTIK_REQUESTS = Counter(
+    "gitops_authentik_requests_total", "Requests to the Authentik API.", ["endpoint", "code"]
+)
+AUTHENTIK_DURATION = Histogram(
+    "gitops_authentik_request_duration_seconds", "Duration of one Authentik API request.",
+    ["endpoint"], buckets=DURATION_BUCKETS,
+)
+AUTHENTIK_CIRCUIT = Gauge(
+    "gitops_authentik_circuit_state",
+    "State of the Authentik circuit breaker: 0 closed, 1 open, 2 half-open.",
+)
+AUTHENTIK_INFO = Info("gitops_authentik", "Version of the Authentik server in use.")
+PROXYCONFIG_PHASES = ("Pending", "Ready", "Degraded", "Failed")
+DISCOVERY_RESULTS = ("ready", "degraded", "failed", "pending", "deleted", "error")
+
 
 def initialise() -> None:
     """Create the label sets known at start-up so every series exists from the first scrape."""
@@ -123,5 +149,11 @@ def initialise() -> None:
         DRY_RUN.labels(policy=policy)
         DELETION_LAG.labels(policy=policy)
         BLAST_RADIUS_BLOCKED.labels(policy=policy)
-        CLEANUP_ERRORS.labels(operation=policy)
+        for reason in CLEANUP_ERROR_REASONS:
+            CLEANUP_ERRORS.labels(policy=policy, reason=reason)
     LEADER.set(0)
+    for phase in PROXYCONFIG_PHASES:
+        PROXYCONFIGS.labels(phase=phase)
+    for result in DISCOVERY_RESULTS:
+        DISCOVERY_RECONCILES.labels(result=result)
+    AUTHENTIK_CIRCUIT.set(0)

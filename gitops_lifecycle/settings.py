@@ -22,6 +22,8 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
@@ -78,6 +80,18 @@ Duration = Annotated[
 ]
 """Seconds, written in settings as `30s`, `30m`, `1h`, `7d` or a plain number."""
 
+MIN_INTERVAL = 1.0
+"""The shortest interval or TTL accepted: anything less spins the event loop."""
+
+Interval = Annotated[Duration, Field(ge=MIN_INTERVAL)]
+"""A duration of at least one second (sweep intervals, TTLs)."""
+
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+"""A duration above zero."""
+
+JITTER_FACTOR = 1.2
+"""client-go's leader election jitter: renewDeadline must exceed retryPeriod by this factor."""
+
 
 class Section(BaseModel):
     """A settings section: camelCase keys as in the operations guide, unknown keys rejected."""
@@ -127,14 +141,32 @@ class LeaderElectionSettings(Section):
     """Name of the coordination.k8s.io/v1 Lease."""
     lease_namespace: str = "gitops-system"
     """Namespace of the Lease."""
-    lease_duration: Duration = 15
+    lease_duration: PositiveDuration = 15
     """How long a lease is valid without renewal; a standby takes over after it."""
-    renew_deadline: Duration = 10
-    """The leader steps down if it cannot renew within this time."""
-    retry_period: Duration = 2
-    """How often the leader renews and a standby retries."""
+    renew_deadline: PositiveDuration = 10
+    """The leader steps down if it cannot renew within this time (less than leaseDuration)."""
+    retry_period: PositiveDuration = 2
+    """How often the leader renews and a standby retries (renewDeadline over 1.2 of it)."""
     identity: str | None = None
     """Defaults to the pod name (HOSTNAME) plus a random suffix."""
+
+    @field_validator("renew_deadline")
+    @classmethod
+    def _within_lease(cls, value: float, info: ValidationInfo) -> float:
+        duration = info.data.get("lease_duration")
+        if duration is not None and not value < duration:
+            msg = f"must be less than leaseDuration ({duration:g}s)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("retry_period")
+    @classmethod
+    def _within_deadline(cls, value: float, info: ValidationInfo) -> float:
+        deadline = info.data.get("renew_deadline")
+        if deadline is not None and not value * JITTER_FACTOR < deadline:
+            msg = f"must be less than renewDeadline ({deadline:g}s) / {JITTER_FACTOR}"
+            raise ValueError(msg)
+        return value
 
 
 class KubernetesSettings(Section):
@@ -164,16 +196,16 @@ class Policy(Section):
 
 
 class JobPolicy(Policy):
-    ttl: Duration
+    ttl: Interval
 
 
 class CompletedJobsPolicy(JobPolicy):
-    ttl: Duration = 3600
+    ttl: Interval = 3600
     """Delete a Job this long after it completed (Complete=True)."""
 
 
 class FailedJobsPolicy(JobPolicy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete a Job this long after it failed (Failed=True)."""
 
 
@@ -195,9 +227,9 @@ class StuckPodsPolicy(Policy):
 
 
 class EventsPolicy(Policy):
-    ttl: Duration = 86400
+    ttl: Interval = 86400
     """Delete Events whose newest timestamp is older than this."""
-    interval: Duration = 3600
+    interval: Interval = 3600
     """How often the paginated Events sweep runs."""
 
 
@@ -211,6 +243,8 @@ class ReplicaSetsPolicy(Policy):
 class OrphanedProvidersPolicy(Policy):
     max_age: Duration = 604800
     """Delete an orphaned provider this long after its source went away."""
+    max_per_sweep: int = Field(10, ge=1)
+    """Delete at most this many orphaned providers in one sweep."""
 
 
 class CleanupPolicies(Section):
@@ -231,7 +265,7 @@ class CleanupPolicies(Section):
 
 
 class ControllerSettings(Section):
-    interval: Duration = 3600
+    interval: Interval = 3600
     """Safety-net sweep over the cache; objects are normally acted on at their exact expiry."""
     policies: CleanupPolicies = CleanupPolicies()
     """What each cleanup policy selects."""
@@ -344,11 +378,47 @@ class MonitoringSettings(Section):
     """Alert rules."""
 
 
+_CLUSTER_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
 class AuthentikSettings(Section):
-    url: str = "http://authentik-server.authentik.svc.cluster.local:80"
+    url: str = Field("http://authentik-server.authentik.svc.cluster.local:80",
+                     pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     """Base URL of the Authentik server."""
     token: SecretStr = SecretStr("")
-    """Authentik API token (never logged)."""
+    """Authentik API token (never logged); `tokenFile` is read instead when set."""
+    token_file: Path | None = None
+    """File holding the API token (a mounted Secret); re-read when it changes or on a 403."""
+    cluster_name: str = Field("default", pattern=_CLUSTER_NAME, max_length=63)
+    """Names this installation in the ownership marker, so that clusters sharing one
+    Authentik never touch each other's providers."""
+    outpost: str = ""
+    """Outpost providers are added to; empty: the embedded outpost."""
+    authorization_flow: str = "default-provider-authorization-implicit-consent"
+    """Slug of the authorization flow new providers use (a ProxyConfig may override it)."""
+    invalidation_flow: str = "default-provider-invalidation-flow"
+    """Slug of the invalidation flow new providers use (a ProxyConfig may override it)."""
+    cookie_domain: str = ""
+    """Cookie domain for forward_domain providers (a ProxyConfig may override it)."""
+    timeout: Duration = Field(10, gt=0)
+    """Timeout of one API request."""
+    attempts: int = Field(3, ge=1, le=10)
+    """Attempts per request on connection errors and 5xx answers (with backoff)."""
+    page_size: int = Field(100, ge=1, le=100)
+    """Objects per page when listing (Authentik caps pages at 100)."""
+
+    def configured(self) -> bool:
+        """Whether a token (or a token file) is set: without one, discovery stays off."""
+        return self.token_file is not None or bool(self.token.get_secret_value())
+
+
+class ServiceDiscoverySettings(Section):
+    enabled: bool = True
+    """Reconcile ProxyConfigs and labelled Services into Authentik (needs an Authentik token)."""
+    resync_interval: Duration = Field(300, gt=0)
+    """How often Authentik is listed again to repair changes made there by hand."""
+    workers: int = Field(4, ge=1, le=64)
+    """ProxyConfigs reconciled at once."""
 
 
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -384,6 +454,8 @@ class Settings(BaseSettings):
     """Monitoring resources and alert thresholds."""
     authentik: AuthentikSettings = AuthentikSettings()
     """The Authentik API the service-discovery controller talks to."""
+    service_discovery: ServiceDiscoverySettings = ServiceDiscoverySettings()
+    """ProxyConfigs and labelled Services into Authentik providers."""
 
     @classmethod
     def settings_customise_sources(

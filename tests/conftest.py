@@ -11,6 +11,7 @@ from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.settings import KubernetesSettings
 from gitops_lifecycle.simulation import SimulatedCluster
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from tests import audit
 
 
@@ -42,3 +43,11 @@ async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
     settings = KubernetesSettings(kubeconfig=kubeconfig, qps=1000, burst=1000)
     async with Kube.from_settings(settings) as client:
         yield client
+
+
+@pytest.fixture
+async def sim_authentik() -> AsyncIterator[SimulatedAuthentik]:
+    """A simulated Authentik on loopback (`.url`, `.token`), validating every request body
+    with authentik-client's models: the fixture fails if that package is missing."""
+    async with SimulatedAuthentik(clock=SimClock(), validate_schema="on") as authentik:
+        yield authentik

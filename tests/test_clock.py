@@ -48,3 +48,31 @@ def test_kubernetes_timestamps_round_trip() -> None:
     assert parse_time("2023-11-14T22:13:20Z") == START
     assert parse_time(None) is None
     assert format_time(START + 0.25, micro=True) == "2023-11-14T22:13:20.250000Z"
+
+
+@pytest.mark.looptime
+async def test_a_paused_clock_stands_still_and_carries_on_from_there_when_resumed() -> None:
+    clock = SimClock(START)
+    clock.now()
+    clock.pause()
+    await asyncio.sleep(100)
+    stood = clock.now()
+    clock.advance(30)
+    advanced = clock.now()
+    clock.resume()
+    await asyncio.sleep(5)
+    assert (stood, advanced, clock.now()) == (START, START + 30, START + 35)
+
+
+@pytest.mark.looptime
+async def test_sleepers_on_a_paused_clock_wake_only_when_it_moves() -> None:
+    clock = SimClock(START)
+    clock.now()
+    clock.pause()
+    sleeper = asyncio.create_task(clock.sleep_until(START + 10))
+    await asyncio.sleep(3600)
+    asleep = not sleeper.done()
+    clock.advance(10)
+    await asyncio.sleep(0.001)
+    assert asleep
+    assert sleeper.done()

@@ -13,6 +13,7 @@ from gitops_lifecycle import daemon
 from gitops_lifecycle.clock import SimClock, format_time
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import ServerError, TooManyRequestsError
 from gitops_lifecycle.kube.leader import Flag
 from gitops_lifecycle.settings import Settings
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -106,6 +107,39 @@ async def test_a_controller_crash_reaches_the_manager() -> None:
     gated = daemon.WhileLeading(Journal(crash_after=5), elector)
     with pytest.raises(RuntimeError, match="controller bug"):
         await gated.run()
+
+
+class Flaky:
+    """A controller that an API error (alone or in a task group) ends twice, then runs."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            raise ServerError(500, "InternalError", "etcd is down")
+        if self.starts == 2:
+            raise ExceptionGroup("sweep", [TooManyRequestsError(429, "TooMany", "slow down")])
+        await asyncio.Future()
+
+
+async def test_item5_a_controller_ended_by_an_api_error_is_restarted_not_fatal() -> None:
+    elector = FakeElector()
+    elector.is_leader.set(True)
+    flaky = Flaky()
+    gated = daemon.WhileLeading(flaky, elector)
+    task = asyncio.create_task(gated.run())
+    await asyncio.sleep(0.5)
+    assert "etcd is down" in (gated.readiness() or "")
+    await asyncio.sleep(10)
+    assert flaky.starts == 3
+    assert not task.done()
+    assert gated.readiness() is None
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_without_leader_election_a_controller_runs_at_once() -> None:

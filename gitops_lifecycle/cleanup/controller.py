@@ -16,19 +16,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.cleanup import failures
 from gitops_lifecycle.cleanup.decision import Decision, Delete, Skip, Wait
 from gitops_lifecycle.cleanup.deleter import Deleter, Outcome, Target
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.informer import EventType, Informer
-from gitops_lifecycle.kube.queue import DONE, ReconcileQueue, RequeueAt, Result
+from gitops_lifecycle.kube.queue import DONE, Backoff, ReconcileQueue, RequeueAt, Result, Retry
 from gitops_lifecycle.kube.records import Object
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.settings import CleanupSettings
 
 log = logs.get("cleanup")
 
-CONFLICT_RETRY = 1.0
-"""Seconds before re-deciding an object whose deletion hit a changed version (409)."""
+RETRY_BASE = 1.0
+"""Seconds before the first retry of a key whose API call failed (or hit a 409), doubling."""
+RETRY_CAP = 300.0
+"""The longest wait between two retries of one key."""
+PERSISTENT = 120.0
+"""Seconds a key may keep failing before `/readyz` reports the controller as failing."""
 
 
 class CacheController(ABC):
@@ -54,7 +59,8 @@ class CacheController(ABC):
         self.settings = settings
         self.clock = clock
         self.queue: ReconcileQueue[str] = ReconcileQueue(
-            name=self.name, reconcile=self.reconcile, clock=clock, workers=workers
+            name=self.name, reconcile=self.reconcile, clock=clock, workers=workers,
+            backoff=Backoff(base=RETRY_BASE, cap=RETRY_CAP),
         )
         self._primed = False
         self._skips: dict[str, tuple[str, str]] = {}
@@ -79,6 +85,7 @@ class CacheController(ABC):
         """`key`'s object is gone: drop what the controller remembers about it."""
         self._skips.pop(key, None)
         self._deleted.pop(key, None)
+        self.queue.forget(key)
 
     def observed(self, obj: Object) -> None:  # noqa: B027 - optional hook
         """A hook: a decision was just made about `obj`."""
@@ -122,7 +129,11 @@ class CacheController(ABC):
         objects = list(self.informer.values())
         due: dict[str, list[str]] = {policy: [] for policy in self.policies}
         for obj in objects:
-            decision = await self._judge(obj)
+            try:
+                decision = await self._judge(obj)
+            except failures.TRANSIENT as exc:
+                self._failed(obj.key, exc)
+                continue
             if isinstance(decision, Delete):
                 due[decision.policy].append(obj.key)
             elif isinstance(decision, Wait):
@@ -169,9 +180,29 @@ class CacheController(ABC):
     def skipped(self, obj: Object, decision: Skip) -> None:  # noqa: B027 - optional hook
         """A hook: `obj` was skipped for a reason not seen for it before."""
 
+    def _failed(self, key: str, exc: BaseException, *, retry: bool = True) -> float:
+        """Count and log a failed call about `key`; unless told otherwise, retry it later."""
+        failures.count(self.policies[0], exc, first=self.queue.failures(key) == 0,
+                       controller=self.name, key=key)
+        at_least = failures.retry_after(exc)
+        return self.queue.retry(key, at_least=at_least) if retry else at_least
+
+    def readiness(self) -> str | None:
+        """Why `/readyz` should fail for this controller, if it should."""
+        since = self.queue.failing_since()
+        if since is not None and self.clock.now() - since >= PERSISTENT:
+            return f"API calls have been failing for {self.clock.now() - since:.0f}s"
+        return None
+
     # --- one key ----------------------------------------------------------------------------
     async def reconcile(self, key: str) -> Result:
         """Re-read `key` from the cache, re-decide, and delete it if it is due."""
+        try:
+            return await self._reconcile(key)
+        except failures.TRANSIENT as exc:
+            return Retry(self._failed(key, exc, retry=False))
+
+    async def _reconcile(self, key: str) -> Result:
         obj = self.informer.get(key)
         if obj is None or self._deleted.get(key) == obj.metadata.uid:
             return DONE
@@ -184,6 +215,8 @@ class CacheController(ABC):
         if outcome in {Outcome.DELETED, Outcome.GONE} and key in self.informer:
             self._deleted[key] = obj.metadata.uid
         if outcome is Outcome.CONFLICT:
-            return RequeueAt(self.clock.now() + CONFLICT_RETRY)
+            # The object changed since the cache saw it (or its watch is behind): decide
+            # again from the cache after a per-key backoff, never in a tight loop.
+            return Retry()
         return DONE
 

@@ -125,9 +125,6 @@ class Deleter:
             return self._skipped(target, Outcome.GONE)
         except ConflictError:
             return self._skipped(target, Outcome.CONFLICT)
-        except Exception:
-            metrics.CLEANUP_ERRORS.labels(operation=policy).inc()
-            raise
         return self._done(target)
 
     async def _request(self, target: Target) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import annotations as marks
+from gitops_lifecycle.cleanup import failures
 from gitops_lifecycle.cleanup.decision import (
     COMMON_REASONS,
     INVALID_ANNOTATION,
@@ -29,7 +30,7 @@ from gitops_lifecycle.cleanup.decision import (
 from gitops_lifecycle.cleanup.deleter import Deleter, Target
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.errors import GoneError, KubeError
+from gitops_lifecycle.kube.errors import GoneError
 from gitops_lifecycle.kube.records import Event, Object, R
 from gitops_lifecycle.kube.resources import EVENTS, NAMESPACES, Resource
 from gitops_lifecycle.settings import CleanupSettings
@@ -39,6 +40,8 @@ log = logs.get("cleanup.events")
 POLICY = "events"
 RETRY_BASE = 10.0
 """Seconds before retrying a failed sweep, doubling up to the interval."""
+PERSISTENT = 120.0
+"""Seconds sweeps may keep failing before `/readyz` reports the controller as failing."""
 NO_TIMESTAMP = "no_timestamp"
 REASONS = (*COMMON_REASONS, NO_TIMESTAMP)
 
@@ -93,27 +96,45 @@ class EventsController:
         self._concurrency = concurrency
         self._page_size = page_size
         self._skips: dict[str, str] = {}
+        self._failing_since: float | None = None
 
     async def run(self) -> None:
-        """Sweep now and then every interval; a failed sweep is retried sooner."""
+        """Sweep now and then every interval; a failed (or partly failed) sweep sooner."""
         interval = self._settings.controller.policies.events.interval
-        failures = 0
+        streak = 0
         while True:
             try:
-                await self.sweep()
-            except KubeError as exc:
-                failures += 1
-                delay = min(interval, RETRY_BASE * 2.0 ** min(failures - 1, 16))
-                metrics.CLEANUP_ERRORS.labels(operation=POLICY).inc()
-                log.warning("events sweep failed; nothing deleted", error=str(exc),
-                            retry_in=delay)
-                await self._clock.sleep(delay)
+                failed = await self.sweep()
+            except failures.TRANSIENT as exc:
+                failures.count(POLICY, exc, first=streak == 0, sweep="list")
+                failed, at_least = 1, failures.retry_after(exc)
+            else:
+                at_least = 0.0
+            if not failed:
+                streak = 0
+                self._failing_since = None
+                await self._clock.sleep(interval)
                 continue
-            failures = 0
-            await self._clock.sleep(interval)
+            streak += 1
+            if self._failing_since is None:
+                self._failing_since = self._clock.now()
+            delay = max(at_least, min(interval, RETRY_BASE * 2.0 ** min(streak - 1, 16)))
+            log.info("events sweep incomplete; trying again", retry_in=delay)
+            await self._clock.sleep(delay)
 
-    async def sweep(self) -> None:
-        """List every in-scope namespace's Events, judge them, delete the expired ones."""
+    def readiness(self) -> str | None:
+        """Why `/readyz` should fail for this controller, if it should."""
+        since = self._failing_since
+        if since is not None and self._clock.now() - since >= PERSISTENT:
+            return f"Events sweeps have been failing for {self._clock.now() - since:.0f}s"
+        return None
+
+    async def sweep(self) -> int:
+        """List every in-scope namespace's Events, judge them, delete the expired ones.
+
+        Returns how many deletions failed (each is counted and logged; the next sweep,
+        which comes sooner, decides about them again).
+        """
         started = time.perf_counter()
         due: list[Target] = []
         total = 0
@@ -123,8 +144,9 @@ class EventsController:
                 total += 1
                 self._judge(event, due, skips)
         self._skips = skips
+        failed = 0
         if self._deleter.guard.judge(POLICY, deleting=len(due), total=total):
-            await self._delete(due)
+            failed = await self._delete(due)
         else:
             self._deleter.recorder.blocked(
                 POLICY, message=f"Cleanup policy events stopped: it would delete {len(due)} "
@@ -133,7 +155,9 @@ class EventsController:
         elapsed = time.perf_counter() - started
         metrics.CYCLE_DURATION.labels(policy=POLICY).observe(elapsed)
         metrics.LAST_RUN.labels(policy=POLICY).set(self._clock.now())
-        log.info("events sweep finished", events=total, due=len(due), seconds=round(elapsed, 3))
+        log.info("events sweep finished", events=total, due=len(due), failed=failed,
+                 seconds=round(elapsed, 3))
+        return failed
 
     def _judge(self, event: Event, due: list[Target], skips: dict[str, str]) -> None:
         decision = decide(event, self._clock.now(), self._settings)
@@ -145,16 +169,23 @@ class EventsController:
             if self._skips.get(uid) != decision.reason:  # once per Event and reason
                 metrics.SKIPPED.labels(policy=POLICY, reason=decision.reason).inc()
 
-    async def _delete(self, due: list[Target]) -> None:
+    async def _delete(self, due: list[Target]) -> int:
+        """Delete `due`, `concurrency` at a time; one failure never cancels the others."""
         slots = asyncio.Semaphore(self._concurrency)
+        failed: list[BaseException] = []
 
         async def one(target: Target) -> None:
             async with slots:
-                await self._deleter.delete(target)
+                try:
+                    await self._deleter.delete(target)
+                except failures.TRANSIENT as exc:
+                    failures.count(POLICY, exc, first=not failed, key=target.meta.key)
+                    failed.append(exc)
 
         async with asyncio.TaskGroup() as group:
             for target in due:
                 group.create_task(one(target))
+        return len(failed)
 
     async def _namespaces(self) -> list[str]:
         scope = self._settings.namespaces

@@ -31,7 +31,7 @@ from gitops_lifecycle.cleanup.decision import (
     seconds,
 )
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.errors import KubeError, NotFoundError
+from gitops_lifecycle.kube.errors import NotFoundError
 from gitops_lifecycle.kube.records import Node, Object, PersistentVolumeClaim, Pod
 from gitops_lifecycle.kube.resources import NODES, PODS, PVCS
 from gitops_lifecycle.settings import CleanupSettings, StuckPodsPolicy
@@ -238,9 +238,6 @@ class StuckPodsController(CacheController):
             node = await self._kube.get(NODES, need.node_name, record=Node)
         except NotFoundError:
             return NodeFacts(None)
-        except KubeError:
-            metrics.CLEANUP_ERRORS.labels(operation=POLICY).inc()
-            raise
         if _not_ready_since(node) is None or not need.claims:
             return NodeFacts(node)
         return NodeFacts(node, uses_rwo_volume=await self._uses_rwo(pod, need.claims))

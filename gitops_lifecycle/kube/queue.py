@@ -35,8 +35,19 @@ class RequeueAt:
     at: float
 
 
+@dataclass(frozen=True)
+class Retry:
+    """The attempt failed in a way worth retrying: back off per key (at least `at_least` s).
+
+    The reconciler has already counted and logged the failure; the queue only waits, with
+    the same exponential per-key backoff it gives a reconciler that raised.
+    """
+
+    at_least: float = 0.0
+
+
 DONE = Done()
-Result = Done | RequeueAt
+Result = Done | RequeueAt | Retry
 Reconciler = Callable[[K], Awaitable[Result]]
 
 
@@ -124,6 +135,23 @@ class ReconcileQueue(Generic[K]):
         """How many times in a row reconciling `key` has failed."""
         return self._backoff.failures(key)
 
+    def retry(self, key: K, *, at_least: float = 0.0) -> float:
+        """Reconcile `key` again after its backoff (a failure outside a worker); the delay."""
+        delay = max(self._backoff.next_delay(key), at_least)
+        self._retrying.setdefault(key, self._clock.now())
+        metrics.RETRY_ATTEMPTS.labels(**self._retry_labels(key)).inc()
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: K) -> None:
+        """`key`'s object is gone: drop its backoff and failure record (its timers stay)."""
+        self._backoff.forget(key)
+        self._retrying.pop(key, None)
+
+    def failing_since(self) -> float | None:
+        """When the longest-failing key that has not succeeded since first failed, if any."""
+        return min(self._retrying.values(), default=None)
+
     async def run(self) -> None:
         """Run the workers and the delay timers until cancelled."""
         async with asyncio.TaskGroup() as group:
@@ -158,6 +186,10 @@ class ReconcileQueue(Generic[K]):
             self._retrying.setdefault(key, self._clock.now())
             metrics.RETRY_ATTEMPTS.labels(**self._retry_labels(key)).inc()
             self.add_after(key, delay)
+            return
+        if isinstance(result, Retry):
+            self._count("error", started)
+            self.retry(key, at_least=result.at_least)
             return
         self._backoff.forget(key)
         if (first_failed := self._retrying.pop(key, None)) is not None:

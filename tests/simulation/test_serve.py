@@ -32,3 +32,26 @@ async def test_simulate_serves_a_seeded_cluster_and_stops_on_sigterm(tmp_path: P
     assert [n["metadata"]["name"] for n in listed["items"]] == ["seeded"]
     assert kubeconfig.exists()
     assert code == 0
+
+
+async def test_an_outage_is_rehearsed_from_outside_the_simulate_process(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gitops_lifecycle", "simulate", stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        url = line.rsplit(" ", 1)[-1].strip()
+        async with aiohttp.ClientSession(base_url=url) as session:
+            fault = {"path": "/namespaces", "status": 503, "retryAfter": 5, "seconds": 600}
+            added = await session.post("/simulation/faults", json=fault)
+            during = await session.get("/api/v1/namespaces")
+            await session.post("/simulation/clock/advance", json={"seconds": 600})
+            after = await session.get("/api/v1/namespaces")
+            log = await (await session.get("/simulation/requests")).json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert added.status == 201
+    assert (during.status, during.headers["Retry-After"], after.status) == (503, "5", 200)
+    assert [r["status"] for r in log["items"]] == [503, 200]
+    assert code == 0

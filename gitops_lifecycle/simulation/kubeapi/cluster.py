@@ -48,7 +48,7 @@ class SimulatedCluster:
         self.store = Store(history=history)
         self.registry = Registry(store=self.store, clock=self.clock,
                                  strict_namespaces=strict_namespaces)
-        self.faults = Faults(store=self.store)
+        self.faults = Faults(store=self.store, clock=self.clock)
         self.api = ApiServer(registry=self.registry, faults=self.faults, clock=self.clock,
                              bookmark_interval=bookmark_interval)
         self.kubelet = Kubelet(registry=self.registry, clock=self.clock)

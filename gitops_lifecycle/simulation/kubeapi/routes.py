@@ -12,7 +12,7 @@ import msgspec
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock
-from gitops_lifecycle.simulation.kubeapi import discovery, errors, tables
+from gitops_lifecycle.simulation.kubeapi import control, discovery, errors, tables
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
@@ -92,10 +92,14 @@ class ApiServer:
         app.router.add_route("*", "/apis/{group}", self._groups)
         app.router.add_route("*", "/apis/{group}/{version}", self._groups)
         app.router.add_route("*", "/apis/{group}/{version}/{tail:.*}", self._groups)
+        control.Control(faults=self.faults, clock=self.clock, store=self.registry.store,
+                        requests=self.requests).add_routes(app)
         return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(control.PREFIX):
+            return await handler(request)  # the control endpoint: never logged nor faulted
         record = RequestRecord(request.method, request.path, dict(request.query),
                                time=self.clock.now(),
                                user_agent=request.headers.get("User-Agent", ""))
@@ -103,9 +107,7 @@ class ApiServer:
         for listener in REQUEST_LISTENERS:
             listener(record)
         _RECORD.set(record)
-        if self.faults.delay:
-            await asyncio.sleep(self.faults.delay)
-        response: web.StreamResponse | None = self.faults.take(request)
+        response: web.StreamResponse | None = await self.faults.intercept(request)
         if response is None:
             try:
                 response = await handler(request)

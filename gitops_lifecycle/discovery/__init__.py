@@ -1,0 +1,1 @@
+"""Service discovery: ProxyConfigs and labelled Services into Authentik, and orphan cleanup."""

@@ -1,0 +1,114 @@
+"""Fault injection and the request log of the simulated Authentik.
+
+Down (connections dropped without an answer), slow (added latency), 5xx (the next n
+matching requests, or all of them until cleared) and a revoked token; every request is
+logged with its parsed JSON body, never its token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PathPredicate = str | Callable[[web.Request], bool]
+
+
+@dataclass
+class AuthentikRequest:
+    """One request: what was asked, the JSON body, the status answered, and when."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    time: float
+    body: Any = None
+    status: int | None = None
+
+    @property
+    def write(self) -> bool:
+        """Whether this request could change something."""
+        return self.method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class _Failure:
+    remaining: int | None
+    status: int
+    method: str | None
+    path: PathPredicate | None
+
+    def matches(self, request: web.Request) -> bool:
+        if self.method and request.method.upper() != self.method.upper():
+            return False
+        if self.path is None:
+            return True
+        if callable(self.path):
+            return self.path(request)
+        return re.search(self.path, request.path_qs) is not None
+
+
+@dataclass
+class AuthentikFaults:
+    """Misbehaviour on demand; every method takes effect at once."""
+
+    revoke: Callable[[str], None]
+    delay: float = 0.0
+    is_down: bool = False
+    _failures: list[_Failure] = field(default_factory=list)
+
+    def down(self) -> None:
+        """Drop every connection without an answer until `up()` (as when Authentik restarts)."""
+        self.is_down = True
+
+    def up(self) -> None:
+        """Answer again."""
+        self.is_down = False
+
+    def latency(self, seconds: float) -> None:
+        """Delay every answer by `seconds` of loop time (0 turns it off)."""
+        self.delay = seconds
+
+    def fail_next(self, n: int, status: int = 503, *, method: str | None = None,
+                  path: PathPredicate | None = None) -> None:
+        """Answer the next `n` matching requests with `status`.
+
+        `path` is a regular expression searched in the path and query (`r"page=2"` fails a
+        listing part-way), or a predicate on the aiohttp request.
+        """
+        self._failures.append(_Failure(n, status, method, path))
+
+    def fail_all(self, status: int = 503, *, method: str | None = None,
+                 path: PathPredicate | None = None) -> None:
+        """Answer every matching request with `status` until `clear()`."""
+        self._failures.append(_Failure(None, status, method, path))
+
+    def revoke_token(self, token: str) -> None:
+        """Make a token invalid from now on: requests with it get 403."""
+        self.revoke(token)
+
+    def clear(self) -> None:
+        """Stop injecting failures, latency and downtime (revoked tokens stay revoked)."""
+        self._failures.clear()
+        self.delay = 0.0
+        self.is_down = False
+
+    def take(self, request: web.Request) -> web.Response | None:
+        """The failure to answer `request` with, if one is pending for it."""
+        for failure in self._failures:
+            if failure.matches(request):
+                if failure.remaining is not None:
+                    failure.remaining -= 1
+                    if failure.remaining <= 0:
+                        self._failures.remove(failure)
+                return _failure_response(failure.status)
+        return None
+
+
+def _failure_response(status: int) -> web.Response:
+    # What a reverse proxy in front of Authentik (or gunicorn itself) answers: not JSON.
+    return web.Response(status=status, text=f"injected failure ({status})\n",
+                        content_type="text/plain")
