@@ -126,3 +126,76 @@ async def running(settings: Settings, clock: Clock) -> AsyncIterator[asyncio.Tas
         stop.set()
         code = await asyncio.wait_for(task, 30)
     assert code == 0
+
+
+# --- the end-to-end scenario: the same objects and assertions on kind and on the simulation ---
+E2E_NAMESPACE = "e2e"
+E2E_VALUES: dict[str, Any] = {"cleanup": {"controller": {"policies": {
+    "completedJobs": {"ttl": "30s"}, "failedJobs": {"ttl": "30s"},
+    "stuckPods": {"threshold": "30s", "mode": "report"}}}}}
+HOLD = "gitops.io/e2e-hold"
+
+
+def _job(name: str, command: str, finished: str) -> dict[str, Any]:
+    condition = "Complete" if command == "true" else "Failed"
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": E2E_NAMESPACE},
+            "spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "busybox:1.36",
+                                "command": [command]}]}}},
+            "status": {"startTime": finished, "completionTime": finished,
+                       "succeeded" if condition == "Complete" else "failed": 1,
+                       "conditions": [{"type": condition, "status": "True",
+                                       "lastTransitionTime": finished}]}}
+
+
+def e2e_objects(finished: str) -> list[dict[str, Any]]:
+    """A finished and a failed Job, a pod that will stay Terminating (a finalizer holds it),
+    a long-running Job and a ProxyConfig. `status` is what the cluster's controllers report
+    (kind's do it themselves; the simulation is given it)."""
+    running = _job("still-running", "sleep", finished)
+    running["spec"]["template"]["spec"]["containers"][0]["command"] = ["sleep", "3600"]
+    running["status"] = {"startTime": finished, "active": 1}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": E2E_NAMESPACE}},
+        _job("finished", "true", finished),
+        _job("broken", "false", finished),
+        running,
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "held", "namespace": E2E_NAMESPACE, "finalizers": [HOLD]},
+         "spec": {"terminationGracePeriodSeconds": 0,
+                  "containers": [{"name": "main", "image": "busybox:1.36",
+                                  "command": ["sleep", "3600"]}]}},
+        {"apiVersion": "gitops.io/v1", "kind": "ProxyConfig",
+         "metadata": {"name": "grafana", "namespace": E2E_NAMESPACE},
+         "spec": {"serviceName": "grafana", "externalHost": "https://grafana.example.com",
+                  "authentikConfig": {"providerName": "grafana-proxy"}}},
+    ]
+
+
+async def e2e_outcome(kubeconfig: Path) -> dict[str, Any]:
+    """What the scenario left, read with kubectl."""
+    jobs = yaml.safe_load(await kubectl(kubeconfig, "get", "jobs", "-n", E2E_NAMESPACE,
+                                        "-o", "yaml"))
+    pods = yaml.safe_load(await kubectl(kubeconfig, "get", "pods", "-n", E2E_NAMESPACE,
+                                        "-o", "yaml"))
+    proxyconfigs = yaml.safe_load(await kubectl(kubeconfig, "get", "proxyconfigs", "-n",
+                                                E2E_NAMESPACE, "-o", "yaml"))
+    return {"jobs": sorted(j["metadata"]["name"] for j in jobs["items"]),
+            "terminating": sorted(p["metadata"]["name"] for p in pods["items"]
+                                  if p["metadata"].get("deletionTimestamp")),
+            "proxyconfigs": sorted(p["metadata"]["name"] for p in proxyconfigs["items"])}
+
+
+E2E_EXPECTED = {"jobs": ["still-running"], "terminating": ["held"], "proxyconfigs": ["grafana"]}
+"""Both finished Jobs deleted after their TTL, the running one kept; the held pod reported,
+not forced; the ProxyConfig untouched."""
+
+
+def e2e_metrics_ok(scrape: str) -> bool:
+    """The daemon's metrics agree: one Job of each kind cleaned, one pod stuck."""
+    wanted = ('gitops_cleanup_jobs_cleaned_total{type="completed"} 1.0',
+              'gitops_cleanup_jobs_cleaned_total{type="failed"} 1.0',
+              "gitops_cleanup_stuck_pods 1.0")
+    return all(line in scrape.splitlines() for line in wanted)

@@ -26,6 +26,7 @@ from tests.deploy.e2e import environment, helm_apply, needs_kubectl, running, se
 from tests.retry.services import free_port
 
 Grant = tuple[str, str, str]  # verb, API group, resource
+TWO_REPLICAS = {"cleanup": {"controller": {"replicas": 2}}}
 
 
 @dataclass
@@ -94,22 +95,22 @@ async def test_our_commands_name_themselves_in_the_user_agent(
 
 
 async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The daemon as the chart configures it, over the demo's scenario, and `wait` on
-    everything it can wait for: what the rest of the run also does, so that this test can
-    also run alone."""
+    """Two replicas of the daemon as the chart configures them (one leads, the other stands
+    by), over the demo's scenario, and `wait` on everything it can wait for: what the rest
+    of the run also does, so that this test can also run alone."""
     clock = SimClock(speed=600)
     sim = SimulatedCluster(clock=clock)
     await sim.start()
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         sim.load_scenario(demo.scenario_text())
-        rendered = render()
+        rendered = render(TWO_REPLICAS)
         await helm_apply(kubeconfig, rendered)
-        settings = settings_from(environment(rendered, sim), monkeypatch,
-                                 kubeconfig=kubeconfig, port=free_port())
+        replicas = [settings_from(environment(rendered, sim), monkeypatch,
+                                  kubeconfig=kubeconfig, port=free_port()) for _ in range(2)]
         narrator = Narrator(cluster=sim, clock=clock, out=io.StringIO())
         narrator.start()
-        async with running(settings, clock):
+        async with running(replicas[0], clock), running(replicas[1], clock):
             await asyncio.sleep(6)
         narrator.stop()
         assert narrator.deleted["Job"] > 0
@@ -148,7 +149,7 @@ async def test_the_chart_grants_exactly_what_the_daemon_and_wait_used(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     await _exercise(tmp_path, monkeypatch)
     used = set(audit.RECORDED)
-    rendered = render()
+    rendered = render(TWO_REPLICAS)
     daemon_cluster, daemon_role, wait_cluster = _roles(rendered)
     _bound_to_the_daemon(rendered)
 
