@@ -1,5 +1,9 @@
 """Wall-clock time the daemon judges ages by, injectable so tests and the demo can run it fast.
 
+Two readings: `now()` is wall time, for comparisons with the API's timestamps (an object's
+age, a TTL); `monotonic()` never goes back, for durations (rate limits, backoffs, intervals,
+lease timing), so a wall clock stepped back an hour by NTP stalls none of them.
+
 `Clock` reads the real time. `SimClock` derives the time from the event loop's clock, so under
 `looptime` (virtual loop time) objects age as fast as the test advances, and at `speed` > 1
 (the demo) simulated hours pass in real minutes. Its `advance()` jumps ahead and wakes sleepers;
@@ -23,6 +27,13 @@ class Clock:
         """Seconds since the epoch."""
         return time.time()
 
+    def monotonic(self) -> float:
+        """Seconds that never go back (the event loop's clock): measure durations with this."""
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
     def datetime(self) -> datetime:
         """The current time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), UTC)
@@ -34,8 +45,9 @@ class Clock:
             await asyncio.sleep(delay)
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep for `seconds` of this clock's time."""
-        await self.sleep_until(self.now() + seconds)
+        """Sleep for `seconds` of monotonic time, whatever the wall clock does meanwhile."""
+        if seconds > 0:
+            await asyncio.sleep(seconds)
 
 
 _MIN_SLEEP = 1e-6
@@ -74,6 +86,14 @@ class SimClock(Clock):
         if self._paused_at is not None:
             return self._paused_at
         return self._start + (loop_now - self._origin) * self.speed + self._offset
+
+    def monotonic(self) -> float:
+        """Simulated time never goes back: it serves as the monotonic reading too."""
+        return self.now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for `seconds` of simulated time (waking early if the clock jumps past it)."""
+        await self.sleep_until(self.now() + seconds)
 
     @property
     def paused(self) -> bool:

@@ -15,12 +15,20 @@ _SECRET_KEY = re.compile(
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 _BEARER = re.compile(r"(\bBearer\s+)\S+", re.IGNORECASE)
+# Query parameters that carry credentials: token, access_token, apikey, api-key, password,
+# secret, client_secret, key, sig, signature (pre-signed URLs), X-Amz-Credential, auth, …
+_QUERY_SECRET = re.compile(
+    r"([?&;](?:[\w.-]*[_.-])?(?:token|password|passwd|pwd|secret|api_?-?key|key|sig|signature"
+    r"|credential|auth|authorization|session|code)=)([^&#\s'\"]+)",
+    re.IGNORECASE,
+)
 MASK = "***"
 
 
 def redact_text(text: str) -> str:
-    """Mask passwords in URLs and DSNs and bearer tokens inside free text."""
+    """Mask passwords in URLs and DSNs, credentials in query strings and bearer tokens."""
     text = _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", text)
+    text = _QUERY_SECRET.sub(rf"\g<1>{MASK}", text)
     text = _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", text)
     return _BEARER.sub(rf"\g<1>{MASK}", text)
 

@@ -1,5 +1,7 @@
 """A token bucket on the injected clock: `burst` at once, then `rate` per second of its time.
 
+It counts on the clock's monotonic reading: a wall clock stepped back must not stop refills.
+
 Not aiolimiter: it reads the event loop's time itself, so it cannot follow a `SimClock` (the
 demo's speed-up), and under virtual loop time its wake-ups can stall the loop.
 """
@@ -24,23 +26,22 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated: float | None = None
 
-    def _refill(self) -> float:
-        now = self._clock.now()
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
         if self._updated is not None and now > self._updated:
             self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now if self._updated is None else max(now, self._updated)
-        return now
 
     async def acquire(self) -> None:
         """Wait for a token and take it."""
-        now = self._refill()
+        self._refill()
         # Reserving (the balance may go negative) means one sleep per caller, no polling,
         # and first come first served however many callers wait at once.
         self._tokens -= 1
         if self._tokens >= 0:
             return
         try:
-            await self._clock.sleep_until(now + -self._tokens / self._rate)
+            await self._clock.sleep(-self._tokens / self._rate)
         except asyncio.CancelledError:
             self._refill()
             self._tokens = min(self._burst, self._tokens + 1)  # never used: give it back

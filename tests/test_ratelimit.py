@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.clock import Clock, SimClock
 from gitops_lifecycle.ratelimit import TokenBucket
 
 pytestmark = pytest.mark.looptime
@@ -98,3 +98,27 @@ async def test_a_cancelled_waiter_gives_its_token_back() -> None:
 def test_a_bucket_that_could_never_grant_is_refused() -> None:
     with pytest.raises(ValueError, match="rate > 0"):
         TokenBucket(clock=SimClock(START), rate=0, burst=1)
+
+
+class SteppedBackClock(Clock):
+    """The real clock, its wall time stepped back an hour (NTP, a VM restored from a snapshot)."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def now(self) -> float:
+        return super().now() - self.step
+
+
+async def test_a_wall_clock_stepping_back_does_not_stall_the_bucket() -> None:
+    clock = SteppedBackClock()
+    bucket = TokenBucket(clock=clock, rate=20, burst=40)
+    loop = asyncio.get_running_loop()
+    for _ in range(10):
+        await bucket.acquire()
+    clock.step = 3600
+    started = loop.time()
+    for _ in range(200):  # one request after another, as a client's callers make them
+        await bucket.acquire()
+    # 30 tokens left in the burst, then 170 at 20 per second.
+    assert loop.time() - started == pytest.approx(170 / 20, abs=0.1)

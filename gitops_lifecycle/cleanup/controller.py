@@ -82,7 +82,7 @@ class CacheController(ABC):
         return True
 
     def forget(self, key: str) -> None:
-        """`key`'s object is gone: drop what the controller remembers about it."""
+        """`key`'s object is gone: drop what the controller remembers and its timers."""
         self._skips.pop(key, None)
         self._deleted.pop(key, None)
         self.queue.forget(key)
@@ -114,10 +114,10 @@ class CacheController(ABC):
         obj = new or old
         assert obj is not None
         if kind == "DELETED":
-            self.forget(obj.key)
+            self.forget(obj.key)  # nothing left to decide about it: no timer, no reconcile
         if not self._primed:
             return  # the first sweep will judge everything in the cache at once
-        if self.wants(new):
+        if kind != "DELETED" and self.wants(new):
             self.queue.add(obj.key)
         for key in self.related(obj):
             self.queue.add(key)

@@ -3,7 +3,9 @@
 The informer lists in pages, watches from the list's resourceVersion (bookmarks keep that
 version fresh on quiet resources), resumes a dropped watch from the last version it saw, and
 lists again when the server says that version is gone (410), telling subscribers about every
-object that vanished in between. Errors back off with a capped, jittered exponential delay.
+object that vanished in between. Errors and re-lists back off with a capped, jittered
+exponential delay that starts over only after two quiet minutes, as client-go's reflector
+does: a server answering every watch with 410 gets a LIST every 30 s, not a storm of them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Literal
 
 import msgspec
@@ -37,23 +39,31 @@ Handler = Callable[[EventType, R | None, R | None], None]
 
 
 class Backoff:
-    """Capped exponential delays with jitter, as client-go's reflector uses (0.8 s … 30 s)."""
+    """Capped exponential delays with jitter, as client-go's reflector uses (0.8 s … 30 s).
 
-    def __init__(self, *, initial: float = 0.8, cap: float = 30.0) -> None:
+    The delays start over once `quiet` seconds (monotonic) have passed without one.
+    """
+
+    def __init__(self, *, clock: Clock, initial: float = 0.8, cap: float = 30.0,
+                 quiet: float = 120.0) -> None:
+        self._clock = clock
         self._initial = initial
         self._cap = cap
+        self._quiet = quiet
         self._failures = 0
+        self._last: float | None = None
 
     def next(self, at_least: float | None = None) -> float:
         """The delay before the next attempt, never less than a server's Retry-After."""
-        delay = min(self._cap, self._initial * 2.0**self._failures)
+        now = self._clock.monotonic()
+        if self._last is not None and now - self._last > self._quiet:
+            self._failures = 0
+        delay = min(self._cap, self._initial * 2.0 ** min(self._failures, 32))
         self._failures += 1
         jitter = random.uniform(1.0, 1.2)  # noqa: S311 - spreads reconnects, not security
-        return max(min(self._cap, delay * jitter), at_least or 0.0)
-
-    def reset(self) -> None:
-        """Start from the initial delay again after a success."""
-        self._failures = 0
+        delay = max(min(self._cap, delay * jitter), at_least or 0.0)
+        self._last = now + delay
+        return delay
 
 
 @dataclass
@@ -61,9 +71,9 @@ class _Scope:
     """One list+watch loop: cluster-wide (namespace None) or one included namespace."""
 
     namespace: str | None
+    backoff: Backoff
     version: str | None = None
     synced: bool = False
-    backoff: Backoff = field(default_factory=Backoff)
 
 
 class Informer(Generic[R]):
@@ -119,7 +129,8 @@ class Informer(Generic[R]):
     # --- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """List and watch until cancelled (one loop per included namespace)."""
-        scopes = [_Scope(namespace) for namespace in self._scope_namespaces()]
+        scopes = [_Scope(namespace, Backoff(clock=self._clock))
+                  for namespace in self._scope_namespaces()]
         if len(scopes) == 1:
             await self._run_scope(scopes[0], scopes)
             return
@@ -141,10 +152,12 @@ class Informer(Generic[R]):
                     self._mark_synced(scope, scopes)
                 await self._watch(scope)
             except GoneError as exc:
+                delay = scope.backoff.next()
                 log.info("resource version expired, listing again", kind=self._kind,
-                         namespace=scope.namespace, reason=exc.message)
-                metrics.RELISTS.labels(kind=self._kind).inc()
+                         namespace=scope.namespace, reason=exc.message, delay=round(delay, 2))
                 scope.version = None
+                await self._clock.sleep(delay)
+                metrics.RELISTS.labels(kind=self._kind).inc()
             except KubeError as exc:
                 await self._back_off(scope, exc)
 
@@ -193,7 +206,6 @@ class Informer(Generic[R]):
                 break
         self._drop_unseen(scope, seen)
         scope.version = page.metadata.resource_version
-        scope.backoff.reset()
         metrics.LIST_DURATION.labels(kind=self._kind).observe(loop.time() - started)
 
     async def _apply_page(self, items: tuple[msgspec.Raw, ...],
@@ -245,9 +257,7 @@ class Informer(Generic[R]):
                     delivered = True
         finally:
             metrics.WATCH_RESTARTS.labels(kind=self._kind).inc()
-        if delivered:
-            scope.backoff.reset()
-        else:
+        if not delivered:
             await self._clock.sleep(scope.backoff.next())
 
     def _jittered_timeout(self) -> int:

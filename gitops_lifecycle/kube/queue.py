@@ -95,8 +95,12 @@ class ReconcileQueue(Generic[K]):
         self._ready: asyncio.Queue[K] = asyncio.Queue()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
+        # Requeues at a moment (an expiry) wait on wall time; retries wait out a duration.
         self._delayed: ExpiryScheduler[K] = ExpiryScheduler(
             clock=clock, fire=self.add, name=f"delays:{name}"
+        )
+        self._retries: ExpiryScheduler[K] = ExpiryScheduler(
+            clock=clock, fire=self.add, name=f"retries:{name}", monotonic=True
         )
         self._retrying: dict[K, float] = {}
         """Keys whose reconciliation failed, with when it first failed (for RETRY_* metrics)."""
@@ -116,16 +120,41 @@ class ReconcileQueue(Generic[K]):
 
     def add_at(self, key: K, when: float) -> None:
         """Reconcile `key` at clock time `when`; an earlier pending time for it wins."""
-        if when <= self._clock.now():
-            self.add(key)
-            return
-        pending = self._delayed.when(key)
-        if pending is None or when < pending:
-            self._delayed.schedule(key, when)
+        self._delay(key, self._delayed, when - self._clock.now())
 
     def add_after(self, key: K, delay: float) -> None:
-        """Reconcile `key` after `delay` seconds of clock time."""
-        self.add_at(key, self._clock.now() + delay)
+        """Reconcile `key` after `delay` seconds (monotonic: wall clock steps do not count)."""
+        self._delay(key, self._retries, delay)
+
+    def _delay(self, key: K, timers: ExpiryScheduler[K], delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        pending = [at - s.now() for s in (self._delayed, self._retries)
+                   if (at := s.when(key)) is not None]
+        if pending and min(pending) <= delay:
+            return
+        for other in (self._delayed, self._retries):
+            if other is not timers:
+                other.cancel(key)
+        timers.schedule(key, timers.now() + delay)
+
+    def forget(self, key: K) -> None:
+        """`key`'s object is gone: drop its timers, its backoff and a reconcile still waiting.
+
+        A reconcile already running finishes; a copy of the key still in the ready queue is
+        skipped when a worker takes it.
+        """
+        self._delayed.cancel(key)
+        self._retries.cancel(key)
+        self._dirty.discard(key)
+        self._backoff.forget(key)
+        self._retrying.pop(key, None)
+
+    @property
+    def timers(self) -> int:
+        """Keys with a pending timer: a requeue at a moment, or a retry after its backoff."""
+        return len(self._delayed) + len(self._retries)
 
     def __len__(self) -> int:
         """Keys waiting for a worker (not counting those delayed)."""
@@ -143,11 +172,6 @@ class ReconcileQueue(Generic[K]):
         self.add_after(key, delay)
         return delay
 
-    def forget(self, key: K) -> None:
-        """`key`'s object is gone: drop its backoff and failure record (its timers stay)."""
-        self._backoff.forget(key)
-        self._retrying.pop(key, None)
-
     def failing_since(self) -> float | None:
         """When the longest-failing key that has not succeeded since first failed, if any."""
         return min(self._retrying.values(), default=None)
@@ -156,6 +180,7 @@ class ReconcileQueue(Generic[K]):
         """Run the workers and the delay timers until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self._delayed.run(), name=self._delayed.name)
+            group.create_task(self._retries.run(), name=self._retries.name)
             for index in range(self._workers):
                 group.create_task(self._work(), name=f"{self.name}:{index}")
 
@@ -163,6 +188,8 @@ class ReconcileQueue(Generic[K]):
         while True:
             key = await self._ready.get()
             self._depth.set(self._ready.qsize())
+            if key not in self._dirty or key in self._processing:
+                continue  # forgotten while it waited, or a second copy of a re-added key
             self._processing.add(key)
             self._dirty.discard(key)
             try:

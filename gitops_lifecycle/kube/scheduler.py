@@ -4,6 +4,11 @@ This is how an object is acted on at the moment it expires rather than at the ne
 a controller schedules its key for the expiry time, the timer fires the key into the
 reconcile queue, and the reconciler re-reads and re-decides. Scheduling a key again replaces
 its timer, so a timer set for an object that has since changed never fires.
+
+Timers run on wall time (an expiry is a moment named by the API's timestamps) or, with
+`monotonic=True`, on the clock's monotonic reading (a delay such as a retry's backoff, which
+a wall clock stepped back must not stretch). Wall-time sleeps are cut into slices of at most
+`WALL_SLICE` so that a wall clock stepped forward is noticed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ log = logs.get("scheduler")
 
 K = TypeVar("K", bound=Hashable)
 
+WALL_SLICE = 60.0
+"""The longest a wall-time sleep lasts before the scheduler reads the clock again."""
+
 _COMPACT_SLACK = 1024
 """Replaced and cancelled timers stay in the heap until it holds this many more than live."""
 
@@ -29,18 +37,24 @@ class ExpiryScheduler(Generic[K]):
     """Calls `fire(key)` when the clock reaches the time the key was last scheduled for."""
 
     def __init__(
-        self, *, clock: Clock, fire: Callable[[K], object], name: str = "scheduler"
+        self, *, clock: Clock, fire: Callable[[K], object], name: str = "scheduler",
+        monotonic: bool = False,
     ) -> None:
         self.name = name
         self._clock = clock
+        self._monotonic = monotonic
         self._fire = fire
         self._heap: list[tuple[float, int, K]] = []
         self._live: dict[K, tuple[float, int]] = {}
         self._sequence = itertools.count()
         self._changed = asyncio.Event()
 
+    def now(self) -> float:
+        """The time timers are set in: wall time, or the clock's monotonic reading."""
+        return self._clock.monotonic() if self._monotonic else self._clock.now()
+
     def schedule(self, key: K, at: float) -> None:
-        """Fire `key` at clock time `at`, replacing any timer it had."""
+        """Fire `key` at time `at` (see `now()`), replacing any timer it had."""
         entry = (at, next(self._sequence))
         self._live[key] = entry
         heapq.heappush(self._heap, (*entry, key))
@@ -75,7 +89,10 @@ class ExpiryScheduler(Generic[K]):
                 await self._changed.wait()
 
     async def _sleep_until(self, deadline: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep_until(deadline))
+        delay = deadline - self.now()
+        if not self._monotonic:
+            delay = min(delay, WALL_SLICE)
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
         changed = asyncio.ensure_future(self._changed.wait())
         try:
             await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
@@ -85,7 +102,7 @@ class ExpiryScheduler(Generic[K]):
             await asyncio.gather(sleeper, changed, return_exceptions=True)
 
     def _fire_due(self) -> None:
-        now = self._clock.now()
+        now = self.now()
         while self._heap and self._heap[0][0] <= now:
             at, sequence, key = heapq.heappop(self._heap)
             if self._live.get(key) != (at, sequence):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import re
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,13 @@ from gitops_lifecycle.retry import engine
 from gitops_lifecycle.retry.errors import NotRetryable
 from gitops_lifecycle.retry.schedule import expected_backoff
 from gitops_lifecycle.retry.summary import Summary, emit
-from gitops_lifecycle.settings import RetryPolicy, Settings, SettingsError, parse_duration
+from gitops_lifecycle.settings import (
+    RetryPolicy,
+    Settings,
+    SettingsError,
+    format_duration,
+    parse_duration,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -29,9 +36,27 @@ EXIT_CODES = {
     engine.NOT_RETRYABLE: 2,
 }
 EXIT_OTHER = 1
+EXIT_SIGNAL = 128  # plus the signal's number: 143 for SIGTERM, 130 for SIGINT
+EXIT_HELP = """exit codes:
+  0    ready
+  1    attempts exhausted (--max-attempts), or an unexpected error
+  2    cannot succeed: a usage error, bad credentials, failed TLS verification
+  124  deadline (--timeout) passed
+  143  terminated by SIGTERM (130: SIGINT)
+
+The last line on stdout is a JSON summary; it is also the container's termination message."""
 _FLAGS = ("max_attempts", "base_delay", "max_delay", "backoff_multiplier", "jitter", "timeout",
           "attempt_timeout")
+# A value such as `-3s` must reach --timeout (and be refused there), not pass for a flag.
+_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+[a-z][\da-z.]*$")
 
+
+class _Parser(argparse.ArgumentParser):
+    """Treats `-3s` like argparse treats `-3`: as a value, so that the flag can refuse it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE
 
 
 def _module(check: str) -> ModuleType:
@@ -39,37 +64,67 @@ def _module(check: str) -> ModuleType:
 
 
 def _duration(text: str) -> float:
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; expected {_EXPECTED_DURATION}")
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {exc}") from None
+
+
+_EXPECTED_DURATION = "a duration such as 30s, 5m, 1h30m or plain seconds"
+
+
+def _default(field: str) -> str:
+    value = RetryPolicy.model_fields[field].default
+    if field in ("timeout", "base_delay", "max_delay", "attempt_timeout"):
+        value = format_duration(value)
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    return f"(default: {value})"
 
 
 def _retry_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    group = options.add_argument_group("retry (default: retry.services.<service>, retry.defaults)")
-    group.add_argument("--timeout", type=_duration, help="total deadline, e.g. 5m")
-    group.add_argument("--max-attempts", type=int, help="give up after this many attempts")
-    group.add_argument("--base-delay", type=_duration, help="first backoff delay")
-    group.add_argument("--max-delay", type=_duration, help="longest backoff delay")
-    group.add_argument("--backoff-multiplier", type=float, help="growth of the delay per retry")
+    group = options.add_argument_group(
+        "retry", "Each flag overrides the setting retry.services.<service>.<key>, which "
+        "overrides retry.defaults.<key>; the defaults shown are those of retry.defaults.")
+    group.add_argument("--timeout", type=_duration, metavar="DURATION",
+                       help=f"total deadline, e.g. 5m; 0 makes one attempt {_default('timeout')}")
+    group.add_argument("--max-attempts", type=int, metavar="N",
+                       help=f"give up after this many attempts {_default('max_attempts')}")
+    group.add_argument("--base-delay", type=_duration, metavar="DURATION",
+                       help=f"backoff before the second attempt {_default('base_delay')}")
+    group.add_argument("--max-delay", type=_duration, metavar="DURATION",
+                       help=f"longest backoff delay {_default('max_delay')}")
+    group.add_argument("--backoff-multiplier", type=float, metavar="FACTOR",
+                       help=f"growth of the delay per retry {_default('backoff_multiplier')}")
     group.add_argument("--jitter", action=argparse.BooleanOptionalAction,
-                       help="full jitter: each delay uniform in [0, its ceiling]")
-    group.add_argument("--attempt-timeout", type=_duration, help="timeout of one attempt")
-    group.add_argument("--termination-log", type=Path,
-                       help="also write the summary here (default /dev/termination-log if any)")
+                       help="full jitter: each delay uniform in [0, its ceiling] "
+                       f"{_default('jitter')}")
+    group.add_argument("--attempt-timeout", type=_duration, metavar="DURATION",
+                       help="timeout of one attempt, cut to the time left "
+                       f"{_default('attempt_timeout')}")
+    output = options.add_argument_group("output")
+    output.add_argument("--termination-log", type=Path, metavar="FILE",
+                        help="also write the JSON summary here (default: /dev/termination-log "
+                        "when it exists, as in a Kubernetes container)")
     return options
 
 
 def add_arguments(wait: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     """Add one subcommand per check to `wait`."""
     options = _retry_options()
-    checks = wait.add_subparsers(dest="check", required=True, metavar="CHECK")
+    wait.epilog = EXIT_HELP
+    wait.formatter_class = argparse.RawDescriptionHelpFormatter
+    checks: Any = wait.add_subparsers(dest="check", required=True, metavar="CHECK",
+                                      parser_class=_Parser)
     for name in CHECKS:
         module = _module(name)
         parser = checks.add_parser(
             name, parents=[common, options], help=module.HELP,
-            description=f"Wait until {module.HELP}.",
+            description=f"Wait until {module.HELP}.", epilog=EXIT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(parser)
 
@@ -94,15 +149,25 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         policy = policy_for(settings, module.SERVICE, args)
         check: Check = module.build(args, settings)
     except (NotRetryable, SettingsError) as exc:
-        logs.get("wait").error("cannot start", check=args.check, error=str(exc))
-        result = engine.Result(outcome=engine.NOT_RETRYABLE, error=exc)
-        target = _given_target(args)
-        emit(Summary.of(result, check=args.check, target=target), termination_log=termination_log)
-        return EXIT_CODES[engine.NOT_RETRYABLE]
-    result = asyncio.run(_wait(check, policy=policy, name=args.check))
+        return _cannot_start(args, exc, engine.NOT_RETRYABLE, termination_log)
+    except Exception as exc:
+        return _cannot_start(args, exc, engine.ERROR, termination_log)
+    received: list[int] = []
+    result = asyncio.run(_wait(check, policy=policy, name=args.check, received=received))
     emit(Summary.of(result, check=args.check, target=check.target),
          termination_log=termination_log)
+    if result.outcome == engine.TERMINATED and received:
+        return EXIT_SIGNAL + received[0]
     return EXIT_CODES.get(result.outcome, EXIT_OTHER)
+
+
+def _cannot_start(args: argparse.Namespace, exc: BaseException, outcome: str,
+                  termination_log: Path | None) -> int:
+    logs.get("wait").error("cannot start", check=args.check, error=engine.describe(exc))
+    result = engine.Result(outcome=outcome, error=exc)
+    emit(Summary.of(result, check=args.check, target=_given_target(args)),
+         termination_log=termination_log)
+    return EXIT_CODES.get(outcome, EXIT_OTHER)
 
 
 def _given_target(args: argparse.Namespace) -> str:
@@ -113,15 +178,20 @@ def _given_target(args: argparse.Namespace) -> str:
     return ""
 
 
-async def _wait(check: Check, *, policy: RetryPolicy, name: str) -> engine.Result:
+async def _wait(check: Check, *, policy: RetryPolicy, name: str,
+                received: list[int]) -> engine.Result:
     # Bound here, not at import: structlog binds to the configuration current at bind time.
     bound = logs.get("wait").bind(check=name, target=check.target)
     _announce(bound, policy)
     retry = engine.Retry(check.attempt, policy=policy, observer=_Reporter(bound))
     task = asyncio.ensure_future(retry.run())
     loop = asyncio.get_running_loop()
+    def stop(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, stop, signum)
     try:
         result = await task
     except asyncio.CancelledError:

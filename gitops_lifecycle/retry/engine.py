@@ -74,10 +74,12 @@ class _Run:
 
     async def once(self) -> None:
         left = self.remaining()
-        if left < _MIN_ATTEMPT:
+        if self.attempts and left < _MIN_ATTEMPT:
             raise DeadlineReached(f"deadline of {self.policy.timeout:g}s passed")
         self.attempts += 1
-        budget = min(self.policy.attempt_timeout, left)
+        # The first attempt is always made, even with no time left (`--timeout 0`).
+        budget = self.policy.attempt_timeout if self.attempts == 1 and left < _MIN_ATTEMPT \
+            else min(self.policy.attempt_timeout, left)
         try:
             await self._bounded(budget)
         except (NotReady, NotRetryable) as exc:
@@ -85,10 +87,19 @@ class _Run:
             raise
 
     async def _bounded(self, budget: float) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        bound = asyncio.timeout(budget)
         try:
-            async with asyncio.timeout(budget):
+            async with bound:
                 await self.attempt(budget)
         except TimeoutError as exc:
+            if not bound.expired():
+                # The attempt's own timeout (a driver's connect_timeout): an ordinary failure.
+                took = loop.time() - began
+                text = " ".join(str(exc).split())
+                raise NotReady(f"{text} (after {took:.3g}s)" if text
+                               else f"timed out after {took:.3g}s") from exc
             if budget < self.policy.attempt_timeout and self.last_error is not None:
                 # Cut short by the deadline: the previous failure says more than this one.
                 raise DeadlineReached(f"deadline of {self.policy.timeout:g}s passed") from exc
@@ -148,6 +159,7 @@ class Retry:
         except Exception as exc:
             state.last_error = exc
             return self.result(ERROR)
+        state.last_error = None
         return self.result(READY)
 
     def result(self, outcome: str) -> Result:

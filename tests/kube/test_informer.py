@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from itertools import count
@@ -16,7 +17,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Job, Pod
 from gitops_lifecycle.kube.resources import JOBS, PODS
-from gitops_lifecycle.settings import NamespaceScope
+from gitops_lifecycle.settings import KubernetesSettings, NamespaceScope
 from gitops_lifecycle.simulation import SimulatedCluster
 
 pytestmark = pytest.mark.looptime
@@ -270,3 +271,25 @@ async def test_a_failing_subscriber_does_not_stop_the_informer(sim, kube):
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def is_watch(request: object) -> bool:
+    return getattr(request, "query", {}).get("watch") == "true"
+
+
+async def test_a_watch_answering_410_every_time_relists_with_backoff_not_in_a_storm(
+        sim, kubeconfig):
+    sim.create(job("a"))
+    relists = sample("gitops_informer_relists_total", {"kind": "Job"})
+    sim.faults.fail_next(10**9, 410, path=is_watch)
+    settings = KubernetesSettings(kubeconfig=kubeconfig)  # the default QPS limit
+    async with Kube.from_settings(settings) as client:
+        informer = jobs_informer(client)
+        async with running(informer):
+            await asyncio.sleep(60)
+    lists = [r for r in sim.requests if "/jobs" in r.path and not r.watch]
+    assert 3 <= len(lists) <= 12  # 0.8 s doubling to 30 s, with jitter: about 7 a minute
+    gaps = [b.time - a.time for a, b in itertools.pairwise(lists)]
+    assert gaps == sorted(gaps)
+    assert gaps[0] >= 0.8
+    assert sample("gitops_informer_relists_total", {"kind": "Job"}) - relists == len(lists) - 1

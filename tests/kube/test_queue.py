@@ -10,7 +10,7 @@ from itertools import count, pairwise
 import pytest
 from prometheus_client import REGISTRY
 
-from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.clock import Clock, SimClock
 from gitops_lifecycle.kube.queue import DONE, Backoff, ReconcileQueue, RequeueAt, Result
 
 pytestmark = pytest.mark.looptime
@@ -272,3 +272,53 @@ async def test_keys_that_never_fail_leave_the_retry_metrics_alone() -> None:
         await asyncio.sleep(1)
     labels = {"operation": f"kubernetes:{name}", "namespace": "shop"}
     assert REGISTRY.get_sample_value("gitops_retry_attempts_total", labels) is None
+
+
+class SteppedBackClock(Clock):
+    """The real clock (virtual loop time under looptime), its wall time stepped back by `step`."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def now(self) -> float:
+        return super().now() - self.step
+
+
+async def test_a_retry_waits_its_backoff_even_when_the_wall_clock_steps_back() -> None:
+    clock = SteppedBackClock()
+    loop = asyncio.get_running_loop()
+    attempts: list[float] = []
+
+    async def reconcile(key: str) -> Result:
+        attempts.append(loop.time())
+        if len(attempts) == 1:
+            # NTP steps the wall clock back an hour while the retry waits its backoff.
+            loop.call_soon(setattr, clock, "step", 3600)
+            raise RuntimeError("transient")
+        return DONE
+
+    queue: ReconcileQueue[str] = ReconcileQueue(name=unique("stepped"), reconcile=reconcile,
+                                                clock=clock)
+    queue.add("a")
+    async with running(queue):
+        await asyncio.sleep(10)
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] < 0.1
+
+
+async def test_forgetting_a_key_drops_its_timer_its_backoff_and_its_pending_reconcile() -> None:
+    clock = SimClock(start=0)
+    calls, reconcile = recorder(clock)
+    queue: ReconcileQueue[str] = ReconcileQueue(name=unique("forget"), reconcile=reconcile,
+                                                clock=clock)
+    for i in range(2000):
+        queue.add_at(f"later-{i}", 3600)
+    queue.add("now")
+    assert queue.timers == 2000
+    for i in range(2000):
+        queue.forget(f"later-{i}")
+    queue.forget("now")
+    assert queue.timers == 0
+    async with running(queue):
+        await asyncio.sleep(7200)
+    assert calls == {}

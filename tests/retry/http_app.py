@@ -26,12 +26,34 @@ async def echo_header(request: web.Request) -> web.Response:
     return web.Response(text="welcome")
 
 
+async def events(request: web.Request) -> web.StreamResponse:
+    """An event stream that never ends: a client must not read it to the end."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b"data: ready\n\n")
+    chunk = b": " + b"x" * 65536 + b"\n\n"
+    while True:
+        await response.write(chunk)
+
+
+async def loop(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/loop")
+
+
+async def version(_request: web.Request) -> web.Response:
+    return web.json_response({"version": "1.0", "build": 7},
+                             headers={"X-Ready": "yes", "X-Api-Version": "2"})
+
+
 def main() -> None:
     app = web.Application()
     app.router.add_get("/health", health)
     app.router.add_get("/starting", starting)
     app.router.add_get("/moved", moved)
     app.router.add_get("/private", echo_header)
+    app.router.add_get("/events", events)
+    app.router.add_get("/loop", loop)
+    app.router.add_get("/version", version)
     context = None
     if len(sys.argv) > 2:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -269,12 +269,13 @@ MQTT_USER, MQTT_PASSWORD = "app", "mqtt-secret"
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
-    """redis-server with a password and an ACL user `app`, no persistence."""
+    """redis-server with a password, ACL users `app` and `noping` (no PING), no persistence."""
     server = binary("redis-server")
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--requirepass", REDIS_PASSWORD, "--user", "app", "on", f">{REDIS_PASSWORD}", "~*",
-         "&*", "+@all"],
+         "&*", "+@all", "--user", "noping", "on", f">{REDIS_PASSWORD}", "~*", "&*", "+@all",
+         "-ping"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_for_port(port)

@@ -98,4 +98,43 @@ def test_a_log_line_per_attempt_and_the_summary_in_the_termination_log(tmp_path)
 def test_sigterm_ends_a_tcp_wait_with_its_summary():
     waited = terminate_after_first_attempt(
         start_wait("tcp", f"127.0.0.1:{free_port()}", "--timeout", "60", *FAST, *MANY))
-    assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
+    assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")
+
+
+def test_a_zero_timeout_still_makes_one_attempt():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        waited = run_wait("tcp", f"127.0.0.1:{port}", "--timeout", "0s")
+    assert (waited.returncode, waited.summary["attempts"]) == (0, 1), waited.stderr
+
+
+def help_of(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit):
+        parsed(*argv, "--help")
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_wait_help_lists_the_exit_codes(capsys):
+    codes = help_of(capsys).split("exit codes:")[1]
+    for line in ("0 ready", "1 attempts exhausted", "2 cannot succeed", "124 deadline",
+                 "143 terminated"):
+        assert line in codes, line
+
+
+def test_the_termination_log_is_not_a_retry_option_and_retry_defaults_are_shown(capsys):
+    text = help_of(capsys, "tcp")
+    retry = text.split("retry:")[1].split("output:")[0]
+    assert "--termination-log" not in retry
+    assert "--termination-log" in text.split("output:")[1]
+    assert "(default: 5m)" in retry
+    assert "(default: 10)" in retry
+
+
+@pytest.mark.parametrize(("check", "words"), [
+    ("http", ("--method", "HTTP method", "URL", "http:// or https://")),
+    ("tcp", ("HOST:PORT", "[v6]:port")),
+])
+def test_each_argument_is_explained(capsys, check, words):
+    text = help_of(capsys, check)
+    for word in words:
+        assert word in text, word

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.retry.services import (
     FAST,
     finish,
     first_failure,
+    free_port,
     make_tls,
     run_wait,
     start_http,
@@ -46,6 +49,7 @@ def test_ready_once_the_server_comes_up_after_the_wait_started(port):
         stop(server)
     assert waited.returncode == 0, waited.stderr
     assert waited.summary["attempts"] > 1
+    assert waited.summary["last_error"] is None
 
 
 def test_json_values_and_body_patterns_are_checked(server, port):
@@ -107,4 +111,70 @@ def test_never_up_ends_with_124_at_the_deadline(port):
 def test_sigterm_ends_the_wait_with_a_summary(port):
     waited = terminate_after_first_attempt(
         start_wait("http", f"http://127.0.0.1:{port}/health", "--timeout", "60", *FAST))
-    assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
+    assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")
+
+
+def test_an_endless_body_is_not_read_when_no_body_check_asks(server, port):
+    waited = run_wait("http", f"http://127.0.0.1:{port}/events", "--attempt-timeout", "3",
+                      "--timeout", "10", *FAST)
+    assert (waited.returncode, waited.summary["attempts"]) == (0, 1), waited.stderr
+    assert float(waited.summary["duration_seconds"]) < 2
+
+
+def test_a_body_check_reads_no_more_than_the_limit(server, port):
+    found = run_wait("http", f"http://127.0.0.1:{port}/events", "--body-regex", "data: ready",
+                     "--attempt-timeout", "3", "--timeout", "10", *FAST)
+    beyond = run_wait("http", f"http://127.0.0.1:{port}/events", "--body-regex", "never",
+                      "--max-body", "100000", "--attempt-timeout", "3", *FAST,
+                      "--max-attempts", "1")
+    assert found.returncode == 0, found.stderr
+    assert float(found.summary["duration_seconds"]) < 2
+    assert beyond.returncode == 1
+    assert "first 100000 bytes" in str(beyond.summary["last_error"])
+    assert float(beyond.summary["duration_seconds"]) < 2
+
+
+def test_a_redirect_loop_is_reported_in_words(server, port):
+    waited = run_wait("http", f"http://127.0.0.1:{port}/loop", *FAST, "--max-attempts", "1")
+    assert waited.returncode == 1
+    assert "too many redirects" in str(waited.summary["last_error"])
+
+
+def test_json_values_compare_as_json_and_an_unquoted_value_also_as_text(server, port):
+    url = f"http://127.0.0.1:{port}/version"
+    as_text = run_wait("http", url, "--json", "version=1.0", "--json", "build=7", *FAST)
+    quoted = run_wait("http", url, "--json", 'version="1.0"', *FAST)
+    number = run_wait("http", url, "--json", 'build="7"', *FAST, "--max-attempts", "1")
+    assert (as_text.returncode, quoted.returncode) == (0, 0), as_text.stderr + quoted.stderr
+    assert number.returncode == 1
+
+
+def test_credentials_in_the_query_string_never_appear_in_the_output(port):
+    url = (f"http://127.0.0.1:{port}/health?token=tok-s3cr3t&access_token=acc-s3cr3t"
+           "&apikey=key-s3cr3t&sig=sig-s3cr3t&page=2")
+    waited = run_wait("http", url, *FAST, "--max-attempts", "2")
+    everything = waited.stderr + json.dumps(waited.summary)
+    assert "s3cr3t" not in everything
+    assert "page=2" in str(waited.summary["target"])
+
+
+def test_a_negative_timeout_is_a_usage_error_that_says_so(port):
+    waited = run_wait("http", f"http://127.0.0.1:{port}/health", "--timeout", "-3s")
+    assert waited.returncode == 2
+    assert "--timeout" in waited.stderr
+    assert "-3s" in waited.stderr
+
+
+def test_http_proxy_from_the_environment_is_used(server, port):
+    # The test server answers absolute-form requests too, so it can stand in for a proxy:
+    # the host in the URL does not resolve, and only a request through the proxy can pass.
+    waited = run_wait("http", "http://service.invalid/health", *FAST, "--max-attempts", "1",
+                      env={"HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": ""})
+    assert waited.returncode == 0, waited.stderr
+
+
+def test_no_proxy_hosts_are_reached_directly(server, port):
+    waited = run_wait("http", f"http://127.0.0.1:{port}/health", *FAST, "--max-attempts", "1",
+                      env={"HTTP_PROXY": f"http://127.0.0.1:{free_port()}",
+                           "NO_PROXY": "localhost,127.0.0.1"})
+    assert waited.returncode == 0, waited.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -79,7 +81,7 @@ def test_never_up_ends_with_124_at_the_deadline(port):
 def test_sigterm_ends_the_wait_with_a_summary(port):
     process = start_wait("postgres", dsn(port), "--timeout", "60", *FAST)
     waited = terminate_after_first_attempt(process)
-    assert waited.returncode == 1
+    assert waited.returncode == 143
     assert waited.summary["outcome"] == "terminated"
     assert waited.summary["attempts"] >= 1
 
@@ -165,3 +167,40 @@ def test_a_standby_does_not_satisfy_require_primary(cluster, port):
     assert standby.returncode == 124
     assert "recovery" in str(standby.summary["last_error"]), standby.stderr
     assert plain.returncode == 0, plain.stderr
+
+
+def test_an_attempt_cut_short_by_connect_timeout_is_retried_until_the_deadline():
+    # A server that accepts the TCP connection and never answers: each attempt ends after
+    # connect_timeout (2 s), well inside its 10 s budget; only the 7 s deadline ends the wait.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        waited = run_wait("postgres", dsn(port, connect_timeout="2"), "--timeout", "7",
+                          "--attempt-timeout", "10", *FAST)
+    failures = [json.loads(line) for line in waited.stderr.splitlines()
+                if '"attempt failed"' in line]
+    assert waited.summary["outcome"] == "timeout"
+    assert waited.summary["attempts"] >= 3
+    assert float(waited.summary["duration_seconds"]) >= 6.5
+    assert all("after 2" in failure["error"] for failure in failures), failures
+
+
+def test_a_keyword_dsn_with_several_hosts_tries_each_in_turn(cluster, port):
+    cluster.start(port)
+    down = free_port()
+    waited = run_wait("postgres", f"host=127.0.0.1,127.0.0.1 port={down},{port} user=postgres "
+                      f"password={PG_PASSWORD} dbname=postgres", *FAST)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.summary["target"] == (
+        f"postgresql://postgres@127.0.0.1:{down},127.0.0.1:{port}/postgres")
+
+
+@pytest.mark.parametrize(("target", "says"), [
+    ("postgresql://u:pw@:notaport/db", "port"),
+    ("mysql://u:pw@127.0.0.1:3306/db", "postgresql://"),
+    ("host=127.0.0.1 port=fifty", "port"),
+])
+def test_a_malformed_target_or_another_scheme_is_a_usage_error_at_once(target, says):
+    waited = run_wait("postgres", target, "--timeout", "20", *FAST)
+    assert (waited.returncode, waited.summary["attempts"]) == (2, 0), waited.stderr
+    assert says in str(waited.summary["last_error"])
+    assert "pw" not in json.dumps(waited.summary).replace("postgresql", "")

@@ -53,8 +53,14 @@ def test_wrong_password_gives_up_at_the_first_answer(server, port):
 def test_no_password_gives_up_at_the_first_answer(server, port):
     waited = run_wait("redis", f"redis://127.0.0.1:{port}", "--timeout", "20", *FAST)
     assert (waited.returncode, waited.summary["attempts"]) == (2, 1)
-    assert "NOAUTH" in str(waited.summary["last_error"]) or "uthenticat" in str(
-        waited.summary["last_error"])
+    assert "requires a password" in str(waited.summary["last_error"])
+
+
+def test_a_user_not_allowed_to_ping_gives_up_at_the_first_answer(server, port):
+    waited = run_wait("redis", f"redis://noping:{REDIS_PASSWORD}@127.0.0.1:{port}",
+                      "--timeout", "20", *FAST)
+    assert (waited.returncode, waited.summary["attempts"]) == (2, 1), waited.stderr
+    assert "ping" in str(waited.summary["last_error"])
 
 
 def test_never_up_ends_with_124_at_the_deadline(port):
@@ -66,4 +72,4 @@ def test_never_up_ends_with_124_at_the_deadline(port):
 def test_sigterm_ends_the_wait_with_a_summary(port):
     waited = terminate_after_first_attempt(
         start_wait("redis", f"redis://127.0.0.1:{port}", "--timeout", "60", *FAST))
-    assert (waited.returncode, waited.summary["outcome"]) == (1, "terminated")
+    assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")

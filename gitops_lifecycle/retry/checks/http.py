@@ -22,20 +22,29 @@ NAME = "http"
 SERVICE = "http"
 HELP = "an HTTP endpoint answers with the expected status (and body)"
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+MAX_BODY = 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`URL` and what the answer must look like."""
-    parser.add_argument("url", metavar="URL")
+    parser.add_argument("url", metavar="URL",
+                        help="the http:// or https:// URL to request; HTTP_PROXY, HTTPS_PROXY "
+                        "and NO_PROXY are honoured")
     parser.add_argument("--status", default="200-299",
                         help="accepted codes and ranges, e.g. 200-299,301 (default 200-299)")
     parser.add_argument("--body-regex", help="the body must match this regular expression")
     parser.add_argument("--json", action="append", default=[], metavar="PATH=VALUE",
                         dest="json_checks",
-                        help="a JSON body value, e.g. status=ok or checks.db[0].up=true")
+                        help="a JSON body value, e.g. status=ok or checks.db[0].up=true; VALUE "
+                        'is compared as JSON (1.0, true, null, "text"), and unquoted it '
+                        "also matches the string with that text")
+    parser.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES",
+                        help="read at most this much of the body, and only for --body-regex "
+                        f"or --json (default: {MAX_BODY})")
     parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE",
                         dest="headers", help="request header (repeatable)")
-    parser.add_argument("--method", default="GET")
+    parser.add_argument("--method", default="GET",
+                        help="HTTP method of the request, e.g. HEAD (default: GET)")
     parser.add_argument("--no-redirects", action="store_true",
                         help="judge a redirect itself rather than following it")
     tlsfiles.add_arguments(parser)
@@ -63,11 +72,16 @@ def json_path(document: Any, path: str) -> Any:
     return value
 
 
-def _expected(text: str) -> Any:
+def json_matches(found: Any, text: str) -> bool:
+    """Whether `found` equals VALUE read as JSON, or, VALUE being unquoted, is that string."""
     try:
-        return json.loads(text)
+        wanted = json.loads(text)
     except ValueError:
-        return text
+        return bool(found == text)
+    if isinstance(found, str) and not text.lstrip().startswith('"') and found == text:
+        return True
+    # In Python True == 1 and 1 == 1.0; in JSON a boolean is never a number.
+    return bool(found == wanted) and isinstance(found, bool) == isinstance(wanted, bool)
 
 
 @dataclasses.dataclass
@@ -79,9 +93,10 @@ class HttpCheck:
     statuses: list[tuple[int, int]]
     headers: dict[str, str]
     body_regex: re.Pattern[str] | None
-    json_checks: list[tuple[str, Any]]
+    json_checks: list[tuple[str, str]]
     tls: ssl.SSLContext | None
     follow_redirects: bool
+    max_body: int = MAX_BODY
 
     @property
     def target(self) -> str:
@@ -94,24 +109,40 @@ class HttpCheck:
 
         timeout = aiohttp.ClientTimeout(total=budget)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
-                self.method, self.url, headers=self.headers, allow_redirects=self.follow_redirects,
-                ssl=self.tls if self.tls is not None else True,
-            ) as response:
-                body = await response.text(errors="replace")
-                self.judge(response.status, body)
+            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session, \
+                    session.request(
+                        self.method, self.url, headers=self.headers,
+                        allow_redirects=self.follow_redirects,
+                        ssl=self.tls if self.tls is not None else True,
+                    ) as response:
+                self.judge_status(response.status)
+                if self.body_regex is not None or self.json_checks:
+                    # An event stream never ends: read no more than the limit, and only here.
+                    raw = await _read_at_most(response.content, self.max_body + 1)
+                    self.judge_body(raw[:self.max_body].decode(errors="replace"),
+                                    complete=len(raw) <= self.max_body)
         except aiohttp.ClientConnectorCertificateError as exc:
             raise NotRetryable(f"TLS verification failed: {describe(exc)}") from exc
+        except aiohttp.TooManyRedirects as exc:
+            raise NotReady(f"too many redirects ({len(exc.history)}), the last to "
+                           f"{redact_text(str(exc.request_info.real_url))}") from exc
         except aiohttp.ClientError as exc:
             raise NotReady(describe(exc)) from exc
 
-    def judge(self, status: int, body: str) -> None:
-        """Raise NotReady unless the status and body are as expected."""
+    def judge_status(self, status: int) -> None:
+        """Raise NotReady unless the status is accepted."""
         if not any(low <= status <= high for low, high in self.statuses):
             raise NotReady(f"HTTP {status}, expected {_ranges(self.statuses)}")
+
+    def judge_body(self, body: str, *, complete: bool) -> None:
+        """Raise NotReady unless the body (or its first `max_body` bytes) is as expected."""
+        where = "" if complete else f" in its first {self.max_body} bytes"
         if self.body_regex is not None and not self.body_regex.search(body):
-            raise NotReady(f"body does not match {self.body_regex.pattern!r}")
+            raise NotReady(f"body does not match {self.body_regex.pattern!r}{where}")
         if self.json_checks:
+            if not complete:
+                raise NotReady(f"body is longer than {self.max_body} bytes (--max-body): "
+                               "cannot check its JSON")
             self._judge_json(body)
 
     def _judge_json(self, body: str) -> None:
@@ -124,8 +155,21 @@ class HttpCheck:
                 found = json_path(document, path)
             except KeyError:
                 raise NotReady(f"JSON has no {path}") from None
-            if found != wanted:
-                raise NotReady(f"JSON {path} is {found!r}, expected {wanted!r}")
+            if not json_matches(found, wanted):
+                raise NotReady(f"JSON {path} is {json.dumps(found)}, expected {wanted}")
+
+
+async def _read_at_most(stream: Any, limit: int) -> bytes:
+    """The body up to `limit` bytes (fewer only at its end)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _ranges(ranges: list[tuple[int, int]]) -> str:
@@ -147,7 +191,7 @@ def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
         url=args.url, method=args.method.upper(), statuses=parse_statuses(args.status),
         headers=dict(_header(text) for text in args.headers), body_regex=pattern,
         json_checks=[_json_check(text) for text in args.json_checks], tls=tls,
-        follow_redirects=not args.no_redirects,
+        follow_redirects=not args.no_redirects, max_body=args.max_body,
     )
 
 
@@ -158,8 +202,8 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _json_check(text: str) -> tuple[str, Any]:
+def _json_check(text: str) -> tuple[str, str]:
     path, sep, value = text.partition("=")
     if not sep or not path:
         raise NotRetryable(f"--json {text!r}: expected PATH=VALUE")
-    return path.strip(), _expected(value)
+    return path.strip(), value

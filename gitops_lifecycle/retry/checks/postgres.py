@@ -63,8 +63,16 @@ def parse(dsn: str | None, env: dict[str, str]) -> Options:
     return Options(connect=connect, params=params, target=target)
 
 
+_SCHEMES = ("postgresql", "postgres")
+
+
 def _from_url(dsn: str) -> tuple[dict[str, Any], dict[str, str], str]:
     parts = urlsplit(dsn)
+    if parts.scheme not in _SCHEMES:
+        raise NotRetryable(f"expected a postgresql:// URL or key=value pairs, not a "
+                           f"{parts.scheme}:// URL")
+    for address in parts.netloc.rpartition("@")[2].split(","):
+        _port(address.rpartition("]")[2].partition(":")[2] or "5432")
     query = parse_qsl(parts.query, keep_blank_values=True)
     params = {k: v for k, v in query if k in _OURS}
     rest = urlencode([(k, v) for k, v in query if k not in _OURS])
@@ -75,25 +83,59 @@ def _from_url(dsn: str) -> tuple[dict[str, Any], dict[str, str], str]:
 def _from_keywords(dsn: str) -> tuple[dict[str, Any], dict[str, str]]:
     connect: dict[str, Any] = {}
     params: dict[str, str] = {}
-    for word in shlex.split(dsn):
+    try:
+        words = shlex.split(dsn)
+    except ValueError as exc:
+        raise NotRetryable(f"DSN: {exc}") from None
+    for word in words:
         key, sep, value = word.partition("=")
         if not sep:
             raise NotRetryable(f"DSN word {key!r} is not key=value")
         if key in _OURS:
             params[key] = value
+        elif key == "port":
+            connect["port"] = [_port(text) for text in value.split(",")]
+        elif key == "host":
+            connect["host"] = value.split(",")
         elif key in _KEYWORDS:
-            connect[_KEYWORDS[key]] = int(value) if key == "port" else value
+            connect[_KEYWORDS[key]] = value
         else:
             raise NotRetryable(f"DSN parameter {key!r} is not supported")
-    return connect, params
+    return _single(connect), params
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise NotRetryable(f"port {text!r} is not a port number")
+    return int(text)
+
+
+def _single(connect: dict[str, Any]) -> dict[str, Any]:
+    """asyncpg takes a list for several hosts (libpq's `host=a,b port=1,2`), else one value."""
+    hosts, ports = connect.get("host", [""]), connect.get("port", [0])
+    if len(ports) > 1 and len(ports) != len(hosts):
+        raise NotRetryable(f"{len(ports)} ports given for {len(hosts)} hosts")
+    for key in ("host", "port"):
+        if key in connect and len(connect[key]) == 1:
+            connect[key] = connect[key][0]
+    return connect
 
 
 def _describe_target(connect: dict[str, Any], env: dict[str, str]) -> str:
     user = connect.get("user") or env.get("PGUSER", "")
-    host = connect.get("host") or env.get("PGHOST", "localhost")
-    port = connect.get("port") or env.get("PGPORT", "5432")
+    hosts = _listed(connect.get("host") or env.get("PGHOST", "localhost"))
+    ports = _listed(connect.get("port") or env.get("PGPORT", "5432"))
+    if len(ports) == 1:
+        ports *= len(hosts)
+    addresses = ",".join(f"{host}:{port}" for host, port in zip(hosts, ports, strict=False))
     database = connect.get("database") or env.get("PGDATABASE", "")
-    return f"postgresql://{user}@{host}:{port}/{database}"
+    return f"postgresql://{user}@{addresses}/{database}"
+
+
+def _listed(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return str(value).split(",")
 
 
 @dataclasses.dataclass

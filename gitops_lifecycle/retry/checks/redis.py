@@ -56,7 +56,9 @@ class RedisCheck:
         try:
             reply = await client.ping()
         except exceptions.AuthenticationError as exc:
-            raise NotRetryable(describe(exc)) from exc
+            raise NotRetryable(_authentication(exc)) from exc
+        except exceptions.NoPermissionError as exc:
+            raise NotRetryable(f"permission denied: {describe(exc)}") from exc
         except exceptions.RedisError as exc:
             raise _classify(exc) from exc
         finally:
@@ -65,12 +67,25 @@ class RedisCheck:
             raise NotReady(f"PING answered {reply!r}")
 
 
+_GIVE_CREDENTIALS = "the server requires a password: give it in the URL or with --password"
+
+
+def _authentication(exc: Exception) -> str:
+    text = describe(exc)
+    # Without credentials Redis 7 answers the client's HELLO with this rather than NOAUTH.
+    if text.startswith(("NOAUTH", "HELLO must be called")):
+        return _GIVE_CREDENTIALS
+    return text
+
+
 def _classify(exc: Exception) -> NotReady | NotRetryable:
     if tlsfiles.verification_failed(exc):
         return NotRetryable(f"TLS verification failed: {describe(exc)}")
-    # `NOAUTH`/`WRONGPASS` sometimes arrive as plain response errors (e.g. from proxies).
-    if str(exc).startswith(("NOAUTH", "WRONGPASS")):
-        return NotRetryable(describe(exc))
+    # `NOAUTH`/`WRONGPASS`/`NOPERM` sometimes arrive as plain response errors (e.g. proxies).
+    if str(exc).startswith(("NOAUTH", "WRONGPASS", "HELLO must be called")):
+        return NotRetryable(_authentication(exc))
+    if str(exc).startswith("NOPERM"):
+        return NotRetryable(f"permission denied: {describe(exc)}")
     return NotReady(describe(exc))
 
 

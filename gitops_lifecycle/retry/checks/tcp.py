@@ -22,7 +22,8 @@ HELP = "every HOST:PORT accepts a TCP connection"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`HOST:PORT [HOST:PORT …]`."""
-    parser.add_argument("addresses", nargs="+", metavar="HOST:PORT")
+    parser.add_argument("addresses", nargs="+", metavar="HOST:PORT",
+                        help="one or more addresses, e.g. db:5432 or [v6]:port; all must accept")
 
 
 def split_address(text: str) -> tuple[str, int]:
