@@ -105,11 +105,11 @@ async def test_the_chart_on_kind_cleans_up_and_keeps_what_it_must(kind_kubeconfi
         for _ in range(60):  # the TTLs are 30 s; the stuck threshold 30 s past the grace period
             outcome = await e2e_outcome(kubeconfig)
             scrape = await _metrics(kubeconfig)
-            if outcome == E2E_EXPECTED and e2e_metrics_ok(scrape):
+            if outcome == E2E_EXPECTED and e2e_metrics_ok("", scrape):
                 break
             await asyncio.sleep(5)
         assert outcome == E2E_EXPECTED
-        assert e2e_metrics_ok(scrape), scrape
+        assert e2e_metrics_ok("", scrape), scrape
     finally:
         with contextlib.suppress(AssertionError):
             await kubectl(kubeconfig, "patch", "pod", "held", "-n", E2E_NAMESPACE, "--type=json",

@@ -193,9 +193,19 @@ E2E_EXPECTED = {"jobs": ["still-running"], "terminating": ["held"], "proxyconfig
 not forced; the ProxyConfig untouched."""
 
 
-def e2e_metrics_ok(scrape: str) -> bool:
-    """The daemon's metrics agree: one Job of each kind cleaned, one pod stuck."""
-    wanted = ('gitops_cleanup_jobs_cleaned_total{type="completed"} 1.0',
-              'gitops_cleanup_jobs_cleaned_total{type="failed"} 1.0',
-              "gitops_cleanup_stuck_pods 1.0")
-    return all(line in scrape.splitlines() for line in wanted)
+def sample(scrape: str, series: str) -> float:
+    """The value of one series in a Prometheus text scrape (0 when absent)."""
+    for line in scrape.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return 0.0
+
+
+def e2e_metrics_ok(before: str, after: str) -> bool:
+    """The daemon's metrics agree: one Job of each kind cleaned since `before`, one pod stuck.
+    (Counters are compared, not read: a test process may have run other daemons before.)"""
+    cleaned = [sample(after, f'gitops_cleanup_jobs_cleaned_total{{type="{kind}"}}')
+               - sample(before, f'gitops_cleanup_jobs_cleaned_total{{type="{kind}"}}')
+               for kind in ("completed", "failed")]
+    return cleaned == [1.0, 1.0] and sample(after, "gitops_cleanup_stuck_pods") == 1.0

@@ -50,6 +50,7 @@ def _daemon_view(values: dict[str, Any]) -> dict[str, Any]:
             "thresholds": {k: thresholds[k] for k in ("cleanupFailureRate",
                                                       "maxCleanupDuration")}}},
         "authentik": authentik,
+        "serviceDiscovery": values["serviceDiscovery"],
     }
     return effective(Settings.model_validate(mapping))
 

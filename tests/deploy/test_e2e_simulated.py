@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY, generate_latest
 
 from gitops_lifecycle.clock import SimClock, format_time
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -59,13 +60,15 @@ async def test_the_kind_scenario_on_the_simulated_cluster(
         port = free_port()
         settings = settings_from(environment(rendered, sim), monkeypatch,
                                  kubeconfig=kubeconfig, port=port)
+        before = generate_latest(REGISTRY).decode()
         async with running(settings, clock):
             for _ in range(100):
                 scrape = await _scrape(port)
-                if e2e_metrics_ok(scrape) and await e2e_outcome(kubeconfig) == E2E_EXPECTED:
+                if e2e_metrics_ok(before, scrape) and \
+                        await e2e_outcome(kubeconfig) == E2E_EXPECTED:
                     break
                 await asyncio.sleep(0.2)
             assert await e2e_outcome(kubeconfig) == E2E_EXPECTED
-            assert e2e_metrics_ok(await _scrape(port)), scrape
+            assert e2e_metrics_ok(before, await _scrape(port)), scrape
     finally:
         await sim.stop()

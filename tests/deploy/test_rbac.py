@@ -19,14 +19,23 @@ from gitops_lifecycle.retry import commands
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 from gitops_lifecycle.settings import load
 from gitops_lifecycle.simulation import SimulatedCluster
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.narration import Narrator
 from tests import audit
 from tests.deploy.chart import NAMESPACE, RELEASE, Rendered, render
-from tests.deploy.e2e import environment, helm_apply, needs_kubectl, running, settings_from
+from tests.deploy.e2e import (
+    environment,
+    helm_apply,
+    kubectl,
+    needs_kubectl,
+    running,
+    settings_from,
+)
 from tests.retry.services import free_port
 
 Grant = tuple[str, str, str]  # verb, API group, resource
 TWO_REPLICAS = {"cleanup": {"controller": {"replicas": 2}}}
+PROXYCONFIGS = Path(__file__).parents[2] / "deploy/examples/proxyconfigs/valid.yaml"
 
 
 @dataclass
@@ -100,12 +109,20 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     of the run also does, so that this test can also run alone."""
     clock = SimClock(speed=600)
     sim = SimulatedCluster(clock=clock)
+    authentik = SimulatedAuthentik(clock=clock)
     await sim.start()
+    await authentik.start()
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         sim.load_scenario(demo.scenario_text())
-        rendered = render(TWO_REPLICAS)
+        rendered = render({**TWO_REPLICAS, "authentik": {"url": authentik.url}})
         await helm_apply(kubeconfig, rendered)
+        # The token Secret the Deployment reads, and ProxyConfigs for service discovery.
+        await kubectl(kubeconfig, "create", "secret", "generic", f"{RELEASE}-authentik",
+                      "-n", NAMESPACE, f"--from-literal=token={authentik.token}")
+        for namespace in ("monitoring", "home-automation"):
+            await kubectl(kubeconfig, "create", "namespace", namespace)
+        await kubectl(kubeconfig, "apply", "--validate=false", "-f", str(PROXYCONFIGS))
         replicas = [settings_from(environment(rendered, sim), monkeypatch,
                                   kubeconfig=kubeconfig, port=free_port()) for _ in range(2)]
         narrator = Narrator(cluster=sim, clock=clock, out=io.StringIO())
@@ -117,6 +134,7 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         for target in _wait_targets():
             await _wait_once(kubeconfig, *target)
     finally:
+        await authentik.stop()
         await sim.stop()
 
 

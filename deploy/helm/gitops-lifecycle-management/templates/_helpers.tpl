@@ -60,7 +60,7 @@ objects. The Lease's name and namespace follow the release.
 {{- $monitoring := dict "enabled" .Values.monitoring.enabled "prometheusRules" (dict "enabled" .Values.monitoring.prometheusRules.enabled "thresholds" $thresholds) }}
 {{- $authentik := omit .Values.authentik "tokenSecret" "externalSecret" }}
 {{- $server := dict "host" "0.0.0.0" "port" .Values.server.port }}
-{{- toJson (dict "logging" .Values.logging "server" $server "gracePeriod" .Values.gracePeriod "kubernetes" $kubernetes "cleanup" $cleanup "retry" .Values.retry "monitoring" $monitoring "authentik" $authentik) }}
+{{- toJson (dict "logging" .Values.logging "server" $server "gracePeriod" .Values.gracePeriod "kubernetes" $kubernetes "cleanup" $cleanup "retry" .Values.retry "monitoring" $monitoring "authentik" $authentik "serviceDiscovery" .Values.serviceDiscovery) }}
 {{- end }}
 
 {{/*
