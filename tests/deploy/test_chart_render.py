@@ -187,3 +187,45 @@ def test_the_schema_accepts_the_shipped_values() -> None:
             chart.validate_schema(values)
         chart.validate_schema({"retry": {"services": {"database": {"maxAttempts": 50,
                                                                      "timeout": "15m"}}}})
+
+
+SEED_VALUES = """
+cleanup:
+  enabled: true
+  controller:
+    interval: "1h"
+    policies:
+      completedJobs: {enabled: true, ttl: "1h"}
+      failedJobs: {enabled: true, ttl: "24h"}
+      orphanedProviders: {enabled: true, maxAge: "7d"}
+retry:
+  enabled: true
+  defaults: {maxAttempts: 10, baseDelay: 2, maxDelay: 60, backoffMultiplier: 2, jitter: true}
+monitoring:
+  enabled: true
+  prometheusRules:
+    enabled: true
+    thresholds: {cleanupFailureRate: 0.1, maxCleanupDuration: 300}
+"""
+"""The configuration block of the original operations guide, keys and defaults."""
+
+
+def test_values_keep_the_keys_and_defaults_of_the_original_guide() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def contained(seed: dict[str, Any], ours: dict[str, Any], path: str = "") -> list[str]:
+        missing = []
+        for key, value in seed.items():
+            if isinstance(value, dict):
+                missing += contained(value, ours.get(key) or {}, f"{path}{key}.")
+            elif ours.get(key) != value:
+                missing.append(f"{path}{key}: {ours.get(key)!r} instead of {value!r}")
+        return missing
+
+    assert contained(yaml.safe_load(SEED_VALUES), values) == []
+    # The original's tuning examples are valid values too.
+    with helm().Chart.load(str(CHART)) as chart:
+        chart.validate_schema({"retry": {"services": {"database": {
+            "maxAttempts": 50, "baseDelay": 1, "maxDelay": 20, "timeout": 900}}},
+            "cleanup": {"controller": {"replicas": 2, "interval": "30m", "resources": {
+                "limits": {"cpu": "200m", "memory": "256Mi"}}}}})
