@@ -64,14 +64,27 @@ def parser() -> argparse.ArgumentParser:
                       help="simulated seconds per real second (default 600)")
     demo.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig for kubectl here")
     simulate = commands.add_parser(
-        "simulate", parents=[common], help="serve a simulated Kubernetes API",
-        description="Serve the simulated Kubernetes API server alone, optionally seeded.",
+        "simulate", parents=[common], help="serve a simulated Kubernetes API and Authentik",
+        description="Serve the simulated Kubernetes API server, optionally seeded, and a "
+        "simulated Authentik API (a fresh installation: default flows, the embedded outpost). "
+        "With --kubeconfig-out PATH, three files are written beside the kubeconfig for a daemon "
+        "started separately: authentik-url (the URL), authentik-token (the API token, mode "
+        "0600) and authentik.env (GITOPS_LIFECYCLE_AUTHENTIK__URL and "
+        "GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE), i.e. the settings authentik.url and "
+        "authentik.tokenFile.",
     )
     simulate.add_argument("--port", type=int, default=0, help="port to listen on (default any)")
     simulate.add_argument("--scenario", type=Path, help="YAML file of objects to seed")
     simulate.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig here")
     simulate.add_argument("--speed", type=float, default=1.0,
                           help="simulated seconds per real second (default 1)")
+    simulate.add_argument("--authentik-port", type=int, default=0,
+                          help="port of the simulated Authentik (default any)")
+    simulate.add_argument("--authentik-token", help="its API token (default a random one)")
+    simulate.add_argument(
+        "--authentik-schema", choices=["auto", "on", "off"], default="auto",
+        help="check request bodies against the authentik-client package's models: auto "
+        "(when installed; it takes seconds to import), on (required) or off")
     wait = commands.add_parser(
         "wait", parents=[common], help="wait until a dependency is ready (init containers)",
         description="Retry a readiness check with exponential backoff until it passes.",

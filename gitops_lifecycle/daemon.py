@@ -66,13 +66,15 @@ class Machinery:
     informers: SharedInformers
     events: EventRecorder
     identity: str
+    term: Callable[[], float] | None = None
+    """The event-loop time by which this replica must stop acting (None: no election)."""
 
 
 def controllers(m: Machinery) -> list[Component]:
     """Every controller, each run only while this replica leads."""
     return [
         *cleanup.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
-                             informers=m.informers, events_sink=m.events),
+                             informers=m.informers, events_sink=m.events, term=m.term),
         RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
     ]
 
@@ -189,7 +191,8 @@ def components(
     events = EventRecorder(kube=kube, clock=clock, instance=identity)
     informers = SharedInformers(kube=kube, settings=settings, clock=clock, health=health)
     machinery = Machinery(settings=settings, kube=kube, clock=clock, health=health,
-                          informers=informers, events=events, identity=identity)
+                          informers=informers, events=events, identity=identity,
+                          term=elector.term.deadline if elector is not None else None)
     built = [c for factory in factories for c in factory(machinery)]
     gated = [WhileLeading(c, elector) for c in built]
     for component in gated:

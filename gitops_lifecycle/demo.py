@@ -76,7 +76,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         logs.configure("warning", settings.logging.format)
     clock = SimClock(speed=args.speed)
     duration = parse_duration(args.duration)
-    sim = SimulatedCluster(clock=clock)
+    sim = SimulatedCluster(clock=clock, controllers=True)
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as scratch:
         kubeconfig = getattr(args, "kubeconfig_out", None) or Path(scratch) / "kubeconfig"
         seeded = sim.load_scenario(scenario_text())

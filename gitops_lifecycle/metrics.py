@@ -81,6 +81,10 @@ WATCH_RESTARTS = Counter(
 RELISTS = Counter(
     "gitops_informer_relists_total", "Full re-lists after 410 Gone or an error.", ["kind"]
 )
+UNDECODABLE = Counter(
+    "gitops_informer_undecodable_objects_total",
+    "Objects skipped because they do not fit what the daemon reads from them.", ["kind"]
+)
 WATCH_EVENTS = Counter(
     "gitops_informer_events_total", "Watch events received.", ["kind", "type"]
 )

@@ -11,7 +11,9 @@ the object's expiry, logged, and recorded as an aggregated Kubernetes Event.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +51,8 @@ class Outcome(enum.Enum):
     """409: the object changed (or is a new one with the same name): re-decide."""
     BLOCKED = "blocked"
     """The blast-radius guard stopped this policy."""
+    NOT_LEADING = "not_leading"
+    """This replica's term of leadership ended (or would end) before the request finished."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,7 @@ def count_cleaned(policy: str) -> None:
 class Deleter:
     """Deletes what the policies select: guarded, rate-limited, counted, recorded."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
         self,
         *,
         kube: Kube,
@@ -93,8 +97,12 @@ class Deleter:
         clock: Clock,
         recorder: Recorder,
         guard: BlastRadiusGuard | None = None,
+        term: Callable[[], float] | None = None,
     ) -> None:
+        """`term` gives the event-loop time by which this replica must stop acting (its
+        leadership's renew deadline); no deletion starts or stays in flight past it."""
         self._kube = kube
+        self._term = term
         self._settings = settings
         self._clock = clock
         self.recorder = recorder
@@ -118,9 +126,22 @@ class Deleter:
             return Outcome.BLOCKED
         if self.dry_run(policy):
             return self._report(target)
+        return await self._send(target)
+
+    async def _send(self, target: Target) -> Outcome:
+        """One rate-limited DELETE, within this replica's term of leadership."""
         await self._limiter.acquire()
+        deadline = self._term() if self._term is not None else None
+        if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+            return Outcome.NOT_LEADING
         try:
-            await self._request(target)
+            async with asyncio.timeout_at(deadline) as scope:
+                await self._request(target)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            log.info("deletion abandoned: leadership ended", key=target.meta.key)
+            return Outcome.NOT_LEADING
         except NotFoundError:
             return self._skipped(target, Outcome.GONE)
         except ConflictError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gitops_lifecycle import metrics
@@ -40,15 +41,19 @@ def initialise_metrics() -> None:
     metrics.STUCK_PODS.set(0)
 
 
-def controllers(
+def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword-only
     *,
     kube: Kube,
     settings: Settings,
     clock: Clock,
     informers: Informers,
     events_sink: EventSink | None = None,
+    term: Callable[[], float] | None = None,
 ) -> list[Component]:
-    """The enabled cleanup controllers (to run only while this replica leads)."""
+    """The enabled cleanup controllers (to run only while this replica leads).
+
+    `term` is the leader's deadline (event-loop time) by which every deletion must be over.
+    """
     cleanup = settings.cleanup
     initialise_metrics()
     if not cleanup.enabled:
@@ -56,7 +61,7 @@ def controllers(
     recorder = CleanupEvents(
         events_sink, home_namespace=settings.kubernetes.leader_election.lease_namespace
     )
-    deleter = Deleter(kube=kube, settings=cleanup, clock=clock, recorder=recorder)
+    deleter = Deleter(kube=kube, settings=cleanup, clock=clock, recorder=recorder, term=term)
     common: dict[str, Any] = {"deleter": deleter, "settings": cleanup, "clock": clock}
     policies = cleanup.controller.policies
     built: list[Component] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, Self, TypeVar
 
 import aiohttp
@@ -24,7 +25,7 @@ from gitops_lifecycle.kube.errors import (
     ServerError,
     for_status,
 )
-from gitops_lifecycle.kube.records import E, ObjectList, R, Status, WatchEvent
+from gitops_lifecycle.kube.records import E, Object, ObjectList, R, Status, WatchEvent
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.ratelimit import TokenBucket
 from gitops_lifecycle.retry.breaker import Breaker, CircuitOpenError
@@ -39,12 +40,26 @@ PATCH_TYPES = {
 }
 PatchType = Literal["merge", "json", "strategic"]
 Params = Mapping[str, str | int]
+LEADERSHIP = "/apis/coordination.k8s.io/"
+"""Lease requests: they get a QPS budget of their own and bypass the circuit breaker, so that
+neither a burst of deletions nor informers' errors can delay a renewal into a lost lease."""
+LEADERSHIP_QPS = 5.0
+LEADERSHIP_BURST = 10
 
 
 @functools.cache
 def decoder(kind: Hashable) -> msgspec.json.Decoder[Any]:
     """One decoder per record type (building them costs more than a small decode)."""
     return msgspec.json.Decoder(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A watch event whose object does not fit the record: its type, metadata and why."""
+
+    type: str
+    object: Object
+    error: str
 
 
 def decode(kind: type[T], data: bytes) -> T:
@@ -71,6 +86,8 @@ class Kube:
         self._breaker = breaker
         # `burst` requests pass at once, then `qps` per second of `clock`'s time.
         self._limiter = TokenBucket(clock=clock or Clock(), rate=qps, burst=burst)
+        self._leadership = TokenBucket(clock=clock or Clock(), rate=max(qps, LEADERSHIP_QPS),
+                                       burst=max(burst, LEADERSHIP_BURST))
         self._timeout = timeout
         self._connection: connections.Connection | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -137,9 +154,16 @@ class Kube:
     async def watch(  # noqa: PLR0913 - the WATCH query parameters
         self, resource: Resource, *, record: type[R], resource_version: str,
         namespace: str | None = None, label_selector: str = "", field_selector: str = "",
-        timeout_seconds: int = 300, bookmarks: bool = True,
-    ) -> AsyncGenerator[WatchEvent[R], None]:
-        """Watch events until the server ends the stream; an ERROR event raises its `APIError`."""
+        timeout_seconds: int = 300, bookmarks: bool = True, idle_timeout: float | None = None,
+        opened: Callable[[], object] | None = None,
+    ) -> AsyncGenerator[WatchEvent[R] | Undecodable, None]:
+        """Watch events until the server ends the stream; an ERROR event raises its `APIError`.
+
+        A stream silent for `idle_timeout` seconds is dead and raises `APIConnectionError`
+        (with bookmarks on, a live one hears something about every minute). `opened` is
+        called once the server has answered. An object that does not fit `record` arrives
+        as `Undecodable`, so that one odd object cannot stall the stream.
+        """
         params = _drop_empty({
             "watch": "true", "resourceVersion": resource_version,
             "allowWatchBookmarks": "true" if bookmarks else None,
@@ -147,11 +171,13 @@ class Kube:
             "fieldSelector": field_selector,
         })
         # The server ends the stream after timeoutSeconds; a silent socket much longer is dead.
-        timeout = aiohttp.ClientTimeout(sock_connect=self._timeout,
-                                        sock_read=timeout_seconds + self._timeout)
+        idle = idle_timeout if idle_timeout is not None else timeout_seconds + self._timeout
+        timeout = aiohttp.ClientTimeout(sock_connect=self._timeout, sock_read=idle)
         response = await self._open("GET", resource.path(namespace), params=params,
                                     timeout=timeout)
         async with response:
+            if opened is not None:
+                opened()
             async for line in _lines(response):
                 yield _watch_event(record, line)
 
@@ -211,7 +237,7 @@ class Kube:
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
         send = functools.partial(self._send, method, path, params=params, body=body,
                                  content_type=content_type, timeout=timeout)
-        if self._breaker is None:
+        if self._breaker is None or path.startswith(LEADERSHIP):
             return await send()
         try:
             return await self._breaker.call(send)
@@ -223,7 +249,7 @@ class Kube:
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
         connection, session = self._connected()
         data = body if body is None or isinstance(body, bytes) else msgspec.json.encode(body)
-        await self._limiter.acquire()
+        await (self._leadership if path.startswith(LEADERSHIP) else self._limiter).acquire()
         for retry_auth in (True, False):
             headers = {"Content-Type": content_type}
             if authorization := await connection.credentials.authorization():
@@ -276,14 +302,15 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         yield bytes(buffer)
 
 
-def _watch_event(record: type[R], line: bytes) -> WatchEvent[R]:
+def _watch_event(record: type[R], line: bytes) -> WatchEvent[R] | Undecodable:
     # One decode on the hot path; only a line that is an ERROR (its object a Status, which
-    # may not fit the record) is decoded a second time.
+    # may not fit the record) or an object that does not fit is decoded a second time.
     try:
         event: WatchEvent[R] = decode(WatchEvent[record], line)  # type: ignore[valid-type]
-    except InvalidResponseError:
-        if b'"ERROR"' not in line:
-            raise
+    except InvalidResponseError as exc:
+        if b'"ERROR"' not in line or decode(WatchEvent[Object], line).type != "ERROR":
+            skeleton = decode(WatchEvent[Object], line)  # not even metadata: the stream is bad
+            return Undecodable(skeleton.type, skeleton.object, str(exc))
     else:
         if event.type != "ERROR":
             return event

@@ -6,6 +6,14 @@ lists again when the server says that version is gone (410), telling subscribers
 object that vanished in between. Errors and re-lists back off with a capped, jittered
 exponential delay that starts over only after two quiet minutes, as client-go's reflector
 does: a server answering every watch with 410 gets a LIST every 30 s, not a storm of them.
+
+A watch that has heard nothing, not even a bookmark, for two bookmark intervals is dead: it
+is restarted from its last resourceVersion, and `/readyz` says so while it lasts. `watching`
+and `last_heard` tell controllers whether the cache is live. An object that does not fit the
+record is skipped (counted, logged once), never the stream it came in.
+
+Scope: one list+watch per included namespace while they are few; with more than
+`max_namespace_watches` of them (or none named), one cluster-wide list+watch filtered here.
 """
 
 from __future__ import annotations
@@ -22,9 +30,15 @@ import msgspec
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.health import Health
-from gitops_lifecycle.kube.client import Kube, decode
-from gitops_lifecycle.kube.errors import GoneError, KubeError, TooManyRequestsError
-from gitops_lifecycle.kube.records import R
+from gitops_lifecycle.kube.backoff import Backoff
+from gitops_lifecycle.kube.client import Kube, Undecodable, decode
+from gitops_lifecycle.kube.errors import (
+    GoneError,
+    InvalidResponseError,
+    KubeError,
+    TooManyRequestsError,
+)
+from gitops_lifecycle.kube.records import Object, R
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.settings import NamespaceScope
 
@@ -32,38 +46,12 @@ log = logs.get("informer")
 
 DECODE_SLICE = 50
 """Objects decoded between two yields to the event loop during a LIST."""
+_LOG_ONCE_LIMIT = 10_000
+"""Keys of undecodable objects remembered so that each is logged once."""
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 Handler = Callable[[EventType, R | None, R | None], None]
 """Called with (type, old, new): ADDED (None, new), MODIFIED (old, new), DELETED (old, None)."""
-
-
-class Backoff:
-    """Capped exponential delays with jitter, as client-go's reflector uses (0.8 s … 30 s).
-
-    The delays start over once `quiet` seconds (monotonic) have passed without one.
-    """
-
-    def __init__(self, *, clock: Clock, initial: float = 0.8, cap: float = 30.0,
-                 quiet: float = 120.0) -> None:
-        self._clock = clock
-        self._initial = initial
-        self._cap = cap
-        self._quiet = quiet
-        self._failures = 0
-        self._last: float | None = None
-
-    def next(self, at_least: float | None = None) -> float:
-        """The delay before the next attempt, never less than a server's Retry-After."""
-        now = self._clock.monotonic()
-        if self._last is not None and now - self._last > self._quiet:
-            self._failures = 0
-        delay = min(self._cap, self._initial * 2.0 ** min(self._failures, 32))
-        self._failures += 1
-        jitter = random.uniform(1.0, 1.2)  # noqa: S311 - spreads reconnects, not security
-        delay = max(min(self._cap, delay * jitter), at_least or 0.0)
-        self._last = now + delay
-        return delay
 
 
 @dataclass
@@ -74,6 +62,10 @@ class _Scope:
     backoff: Backoff
     version: str | None = None
     synced: bool = False
+    open: bool = False
+    """Whether a watch stream is open (the server has answered it)."""
+    heard: float | None = None
+    """Monotonic time of the last list, watch answer, event or bookmark."""
 
 
 class Informer(Generic[R]):
@@ -83,7 +75,8 @@ class Informer(Generic[R]):
         self, *, kube: Kube, resource: Resource, record: type[R],
         namespaces: NamespaceScope | None = None, label_selector: str = "",
         field_selector: str = "", clock: Clock | None = None, health: Health | None = None,
-        page_size: int = 500, watch_timeout: int = 300,
+        page_size: int = 500, watch_timeout: int = 300, bookmark_interval: float = 60.0,
+        max_namespace_watches: int = 10,
     ) -> None:
         self.name = f"informer:{resource.plural}"
         self.resource = resource
@@ -96,6 +89,13 @@ class Informer(Generic[R]):
         self._clock = clock or Clock()
         self._page_size = page_size
         self._watch_timeout = watch_timeout
+        # The API server bookmarks every watch about once a minute: two minutes of silence
+        # mean the connection is gone, whatever TCP says.
+        self.silence_limit = 2 * bookmark_interval
+        self._max_namespace_watches = max_namespace_watches
+        self._scopes = [_Scope(namespace, Backoff(clock=self._clock))
+                        for namespace in self._scope_namespaces()]
+        self._undecodable: set[str] = set()
         # namespace -> name -> object: the names in the records are the keys, so 100,000s of
         # cached objects need no `namespace/name` key strings of their own.
         self._cache: dict[str, dict[str, R]] = {}
@@ -126,11 +126,46 @@ class Informer(Generic[R]):
         """Call `handler(type, old, new)` on every change, including those of the first list."""
         self._handlers.append(handler)
 
+    # --- health ----------------------------------------------------------------------------
+    @property
+    def watching(self) -> bool:
+        """Synced, and every watch open and heard from within `silence_limit`."""
+        now = self._clock.monotonic()
+        return self.has_synced.is_set() and all(
+            scope.open and scope.heard is not None and now - scope.heard <= self.silence_limit
+            for scope in self._scopes)
+
+    @property
+    def last_heard(self) -> float | None:
+        """Monotonic time (`clock.monotonic()`) of the stalest scope's last sign of life."""
+        heard = [scope.heard for scope in self._scopes]
+        return None if None in heard else min(h for h in heard if h is not None)
+
+    @property
+    def namespaces_watched(self) -> list[str | None]:
+        """One entry per list+watch: a namespace, or None for one cluster-wide watch."""
+        return [scope.namespace for scope in self._scopes]
+
+    def _readiness(self) -> str | None:
+        if not self.has_synced.is_set():
+            return "initial list not finished"
+        now = self._clock.monotonic()
+        silent = [scope for scope in self._scopes
+                  if scope.heard is not None and now - scope.heard > self.silence_limit]
+        if not silent:
+            return None
+        worst = min(silent, key=lambda scope: scope.heard or 0.0)
+        where = f" in namespace {worst.namespace}" if worst.namespace else ""
+        return (f"no event or bookmark for {now - (worst.heard or 0.0):.0f}s{where}"
+                f" ({len(silent)} of {len(self._scopes)} watches)")
+
+    def _heard(self, scope: _Scope) -> None:
+        scope.heard = self._clock.monotonic()
+
     # --- running ----------------------------------------------------------------------------
     async def run(self) -> None:
-        """List and watch until cancelled (one loop per included namespace)."""
-        scopes = [_Scope(namespace, Backoff(clock=self._clock))
-                  for namespace in self._scope_namespaces()]
+        """List and watch until cancelled (one loop per namespace watched)."""
+        scopes = self._scopes
         if len(scopes) == 1:
             await self._run_scope(scopes[0], scopes)
             return
@@ -142,7 +177,12 @@ class Informer(Generic[R]):
         include = self._namespaces.include
         if not self.resource.namespaced or not include:
             return [None]
-        return [namespace for namespace in include if self._namespaces.allows(namespace)]
+        named: list[str | None] = [ns for ns in include if self._namespaces.allows(ns)]
+        if len(named) > self._max_namespace_watches:
+            # A watch holds a connection for minutes and the API server's field selector on
+            # metadata.namespace takes one namespace: past a few, watch once and filter here.
+            return [None]
+        return named
 
     async def _run_scope(self, scope: _Scope, scopes: list[_Scope]) -> None:
         while True:
@@ -174,9 +214,6 @@ class Informer(Generic[R]):
             log.info("synced", kind=self._kind, objects=len(self))
             self.has_synced.set()
 
-    def _readiness(self) -> str | None:
-        return None if self.has_synced.is_set() else "initial list not finished"
-
     # --- list -------------------------------------------------------------------------------
     async def _list(self, scope: _Scope) -> None:
         """List every page; objects not in the new list are gone and reported DELETED."""
@@ -206,6 +243,7 @@ class Informer(Generic[R]):
                 break
         self._drop_unseen(scope, seen)
         scope.version = page.metadata.resource_version
+        self._heard(scope)
         metrics.LIST_DURATION.labels(kind=self._kind).observe(loop.time() - started)
 
     async def _apply_page(self, items: tuple[msgspec.Raw, ...],
@@ -214,7 +252,13 @@ class Informer(Generic[R]):
         # slices, yielding between them, keeps the loop (and /healthz) responsive.
         for start in range(0, len(items), DECODE_SLICE):
             for raw in items[start : start + DECODE_SLICE]:
-                self._apply_listed(decode(self._record, raw), seen)
+                try:
+                    item = decode(self._record, raw)
+                except InvalidResponseError as exc:
+                    # Left out of `seen`: a cached older version is dropped as gone.
+                    self._skip(decode(Object, raw), "LISTED", str(exc))
+                    continue
+                self._apply_listed(item, seen)
             await asyncio.sleep(0)
 
     def _apply_listed(self, item: R, seen: dict[str, set[str]]) -> None:
@@ -243,19 +287,30 @@ class Informer(Generic[R]):
         """Apply watch events until the stream ends; a stream that gave nothing backs off."""
         assert scope.version is not None
         delivered = False
+
+        def opened() -> None:
+            scope.open = True
+            self._heard(scope)
+
         events = self._kube.watch(
             self.resource, record=self._record, resource_version=scope.version,
             namespace=scope.namespace, timeout_seconds=self._jittered_timeout(),
             label_selector=self._label_selector, field_selector=self._field_selector,
+            idle_timeout=self.silence_limit, opened=opened,
         )
         try:
             async with contextlib.aclosing(events):
                 async for event in events:
+                    self._heard(scope)
                     metrics.WATCH_EVENTS.labels(kind=self._kind, type=event.type).inc()
-                    self._on_event(event.type, event.object)
+                    if isinstance(event, Undecodable):
+                        self._skip(event.object, event.type, event.error)
+                    else:
+                        self._on_event(event.type, event.object)
                     scope.version = event.object.metadata.resource_version or scope.version
                     delivered = True
         finally:
+            scope.open = False
             metrics.WATCH_RESTARTS.labels(kind=self._kind).inc()
         if not delivered:
             await self._clock.sleep(scope.backoff.next())
@@ -276,6 +331,22 @@ class Informer(Generic[R]):
             log.warning("unknown watch event type", kind=self._kind, type=kind)
             return
         metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
+
+    def _skip(self, obj: Object, kind: str, error: str) -> None:
+        """An object that does not fit the record: count it, log it once, forget any older copy.
+
+        Whatever was cached for it is out of date, and acting on it would act on data we
+        cannot read: it is reported DELETED, as a list that no longer holds it would.
+        """
+        meta = obj.metadata
+        metrics.UNDECODABLE.labels(kind=self._kind).inc()
+        if meta.key not in self._undecodable and len(self._undecodable) < _LOG_ONCE_LIMIT:
+            self._undecodable.add(meta.key)
+            log.warning("skipping an object that cannot be decoded", kind=self._kind,
+                        key=meta.key, change=kind, error=error)
+        if self._namespaces.allows(meta.namespace):
+            self._remove(meta.namespace, meta.name)
+            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
 
     # --- changes ----------------------------------------------------------------------------
     def _store(self, new: R) -> None:

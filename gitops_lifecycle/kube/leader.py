@@ -1,12 +1,19 @@
 """Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leaderelection does it.
 
-A replica takes the Lease when it is free (no holder) or expired (its renewTime plus its
-leaseDurationSeconds has passed), renews it every retry period, and steps down when it could
-not renew within the renew deadline, so that it stops acting before anyone else may take
-over. Every write carries the resourceVersion it read: two replicas racing for the Lease get
-one success and one 409. On shutdown the leader clears the holder (client-go's
-ReleaseOnCancel), so the standby takes over at its next try instead of after the lease
-duration. Only the leader's controllers act; informers run on every replica.
+A replica takes the Lease when it is free (no holder) or expired, renews it every retry
+period, and stops acting when it could not renew within the renew deadline, so that it has
+stopped before anyone else may take over. Every write carries the resourceVersion it read:
+two replicas racing for the Lease get one success and one 409.
+
+Time is never taken from another host. A standby times a Lease's expiry on its own monotonic
+clock from the moment it last *observed* the Lease change (a new resourceVersion), and the
+leader counts its renew deadline from the *start* of its last successful renewal, bounding
+every renewal attempt by what is left of it. The leader's writes land no earlier than they
+started and a standby observes them no earlier than they land, so the leader's term (last
+renewal start + renewDeadline) ends before any standby's timer (observation + leaseDuration)
+can run out. `Term` tells the deleter until when it may still act. On shutdown the leader
+stops acting, then clears the holder (client-go's ReleaseOnCancel) so that the standby takes
+over at once. Only the leader's controllers act; informers run on every replica.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import asyncio
 import contextlib
 import math
 import os
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +34,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
 from gitops_lifecycle.kube.records import Lease
 from gitops_lifecycle.kube.resources import LEASES
-from gitops_lifecycle.settings import LeaderElectionSettings
+from gitops_lifecycle.settings import JITTER_FACTOR, LeaderElectionSettings
 
 log = logs.get("leader")
 
@@ -36,6 +44,11 @@ Callback = Callable[[], object]
 def default_identity() -> str:
     """The pod name (HOSTNAME) and a random suffix, unique even across restarts of one pod."""
     return f"{os.environ.get('HOSTNAME') or 'gitops-lifecycle'}_{secrets.token_hex(4)}"
+
+
+def monotonic() -> float:
+    """The event loop's monotonic clock (virtual under test, never another host's)."""
+    return asyncio.get_running_loop().time()
 
 
 class Flag:
@@ -63,12 +76,27 @@ class Flag:
         await self._false.wait()
 
 
+class Term:
+    """Until when (event-loop time) this replica may act; `-inf` while it may not."""
+
+    def __init__(self) -> None:
+        self.until = -math.inf
+
+    def deadline(self) -> float:
+        """The loop time at which acting must have stopped (in the past: not acting)."""
+        return self.until
+
+    def acting(self) -> bool:
+        """Whether this replica may act at this moment."""
+        return monotonic() < self.until
+
+
 @dataclass(frozen=True)
 class _Observed:
-    """The Lease as last read: who holds it, until when, and the version to write against."""
+    """The Lease as last read: who holds it, for how long, and the version to write against."""
 
     holder: str
-    expires: float
+    duration: float
     transitions: int
     resource_version: str
 
@@ -85,11 +113,15 @@ class LeaderElector:
     ) -> None:
         self.identity = identity or settings.identity or default_identity()
         self.is_leader = Flag()
+        self.term = Term()
         self._kube = kube
         self._settings = settings
         self._clock = clock
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
+        self._observed: _Observed | None = None
+        self._observed_at = -math.inf
+        """Monotonic time this replica last saw the Lease change (not the holder's clock)."""
 
     async def run(self) -> None:
         """Acquire, renew until lost, and again; release the Lease when cancelled."""
@@ -103,33 +135,51 @@ class LeaderElector:
                 self._transition(leading=False)
         finally:
             if self.is_leader:
+                self._transition(leading=False)  # stop acting before anyone may take over
                 await self._release()
-                self._transition(leading=False)
 
     # --- acquiring and renewing --------------------------------------------------------------
     async def _acquire(self) -> None:
-        """Return once this replica holds the Lease."""
+        """Return once this replica holds the Lease (with `term` set)."""
         while True:
-            wait = self._settings.retry_period
+            wait = self._jittered(self._settings.retry_period)
+            started = monotonic()
             try:
-                observed = await self._try_acquire()
+                # No attempt outlives the renew deadline it would start the term with.
+                async with asyncio.timeout(self._settings.renew_deadline):
+                    taken = await self._try_acquire()
             except ConflictError:
                 continue  # someone wrote between our read and write: read again at once
-            except KubeError as exc:
-                log.warning("could not read or take the lease", error=str(exc))
+            except (KubeError, TimeoutError) as exc:
+                log.warning("could not read or take the lease", error=str(exc) or "timed out")
             else:
-                if observed is None:
-                    return
+                if taken:
+                    self.term.until = started + self._settings.renew_deadline
+                    if monotonic() < self.term.until:
+                        return
+                    continue
+                observed = self._observed
+                assert observed is not None
                 # Try again right at its expiry if that is sooner than the next retry, or as
                 # soon as the Lease changes: a leader shutting down clears its holder.
-                wait = min(wait, max(0.0, observed.expires - self._clock.now()))
+                wait = min(wait, max(0.0, self._expires() - monotonic()))
                 await self._until_changed(observed.resource_version, wait)
                 continue
-            await self._clock.sleep(wait)
+            await asyncio.sleep(wait)
+
+    def _expires(self) -> float:
+        """When, on this replica's monotonic clock, the observed holder's lease runs out."""
+        if self._observed is None:
+            return -math.inf
+        return self._observed_at + self._observed.duration
+
+    @staticmethod
+    def _jittered(seconds: float) -> float:
+        return seconds * random.uniform(1.0, JITTER_FACTOR)  # noqa: S311 - spreads retries
 
     async def _until_changed(self, resource_version: str, wait: float) -> None:
         """Sleep `wait` seconds, or less if the Lease changes meanwhile."""
-        sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+        sleeper = asyncio.ensure_future(asyncio.sleep(wait))
         watcher = asyncio.ensure_future(self._next_change(resource_version, wait))
         try:
             await asyncio.wait({sleeper, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -152,39 +202,47 @@ class LeaderElector:
                     return
         await asyncio.Future()  # the timer decides
 
-    async def _try_acquire(self) -> _Observed | None:
-        """Take the Lease if it is free or expired; the holder's lease if it is not."""
+    async def _try_acquire(self) -> bool:
+        """Take the Lease if it is free, ours, or expired by our own clock."""
         observed = await self._read()
-        now = self._clock.now()
         if observed is None:
-            await self._write(None, transitions=0, acquired=now)
-            return None
-        if observed.holder == self.identity or not observed.holder or observed.expires <= now:
-            changed = observed.holder != self.identity
-            transitions = observed.transitions + 1 if changed else observed.transitions
-            await self._write(observed, transitions=transitions, acquired=now)
-            if changed and observed.holder:
-                log.info("took over an expired lease", previous=observed.holder)
-            return None
-        return observed
+            await self._write(None, transitions=0, acquired=True)
+            return True
+        ours = observed.holder == self.identity
+        if observed.holder and not ours and monotonic() < self._expires():
+            return False
+        transitions = observed.transitions if ours else observed.transitions + 1
+        await self._write(observed, transitions=transitions, acquired=not ours)
+        if observed.holder and not ours:
+            log.info("took over an expired lease", previous=observed.holder)
+        return True
 
     async def _renew_until_lost(self) -> None:
         """Renew every retry period; return when a renewal failed for the renew deadline."""
-        last_renewed = self._clock.now()
         while True:
-            await self._clock.sleep(self._settings.retry_period)
-            while True:
-                outcome = await self._try_renew()
-                if outcome == "renewed":
-                    last_renewed = self._clock.now()
-                    break
-                if outcome == "lost":
-                    return
-                if self._clock.now() - last_renewed >= self._settings.renew_deadline:
-                    log.error("could not renew the lease within the renew deadline")
-                    return
-                await self._clock.sleep(min(self._settings.retry_period,
-                                            self._settings.renew_deadline / 4))
+            try:
+                # Everything up to the next successful renewal happens inside the term.
+                async with asyncio.timeout_at(self.term.until):
+                    renewed = await self._renew()
+            except TimeoutError:
+                log.error("could not renew the lease within the renew deadline")  # noqa: TRY400 - no traceback to show
+                return
+            if not renewed:
+                return
+
+    async def _renew(self) -> bool:
+        """Wait a retry period, then renew until it works (True) or the Lease is lost."""
+        await asyncio.sleep(self._settings.retry_period)
+        while True:
+            started = monotonic()
+            outcome = await self._try_renew()
+            if outcome == "renewed":
+                self.term.until = started + self._settings.renew_deadline
+                return True
+            if outcome == "lost":
+                return False
+            await asyncio.sleep(min(self._settings.retry_period,
+                                    self._settings.renew_deadline / 4))
 
     async def _try_renew(self) -> str:
         try:
@@ -193,7 +251,7 @@ class LeaderElector:
                 log.warning("the lease was taken by another replica",
                             holder=observed.holder if observed else None)
                 return "lost"
-            await self._write(observed, transitions=observed.transitions, acquired=None)
+            await self._write(observed, transitions=observed.transitions, acquired=False)
         except KubeError as exc:
             log.warning("lease renewal failed", error=str(exc))
             return "failed"
@@ -207,7 +265,7 @@ class LeaderElector:
                 if observed is None or observed.holder != self.identity:
                     return
                 body = self._body(observed.resource_version, holder="", duration=1,
-                                  transitions=observed.transitions, acquired=self._clock.now())
+                                  transitions=observed.transitions, acquired=True)
                 await self._put(body)
         except (KubeError, TimeoutError) as exc:
             log.warning("could not release the lease; the standby waits for it to expire",
@@ -216,6 +274,8 @@ class LeaderElector:
             log.info("released the lease")
 
     def _transition(self, *, leading: bool) -> None:
+        if not leading:
+            self.term.until = -math.inf
         if bool(self.is_leader) == leading:
             return
         self.is_leader.set(leading)
@@ -227,23 +287,26 @@ class LeaderElector:
 
     # --- the Lease object ---------------------------------------------------------------------
     async def _read(self) -> _Observed | None:
+        """Read the Lease; note the moment it is first seen in a new version."""
         try:
             lease = await self._kube.get(LEASES, self._settings.lease_name, record=Lease,
                                          namespace=self._settings.lease_namespace)
         except NotFoundError:
+            self._observed, self._observed_at = None, -math.inf
             return None
         spec = lease.spec
-        renewed_at = spec.renew_time or spec.acquire_time
-        renewed = renewed_at.timestamp() if renewed_at is not None else 0.0
-        return _Observed(
+        observed = _Observed(
             holder=spec.holder_identity or "",
-            expires=renewed + (spec.lease_duration_seconds or 0),
+            duration=float(spec.lease_duration_seconds or self._settings.lease_duration),
             transitions=spec.lease_transitions,
             resource_version=lease.metadata.resource_version,
         )
+        if self._observed is None or observed.resource_version != self._observed.resource_version:
+            self._observed, self._observed_at = observed, monotonic()
+        return observed
 
     async def _write(self, observed: _Observed | None, *, transitions: int,
-                     acquired: float | None) -> None:
+                     acquired: bool) -> None:
         if observed is None:
             body = self._body(None, holder=self.identity, transitions=transitions,
                               acquired=acquired)
@@ -259,7 +322,9 @@ class LeaderElector:
                                  namespace=self._settings.lease_namespace)
 
     def _body(self, resource_version: str | None, *, holder: str, transitions: int,
-              acquired: float | None, duration: int | None = None) -> dict[str, Any]:
+              acquired: bool, duration: int | None = None) -> dict[str, Any]:
+        # The times written are informational (kubectl shows them); no replica times the
+        # Lease by them. The duration is rounded up so that others never wait less than ours.
         now = self._clock.now()
         metadata: dict[str, Any] = {"name": self._settings.lease_name,
                                     "namespace": self._settings.lease_namespace}
@@ -267,11 +332,11 @@ class LeaderElector:
             metadata["resourceVersion"] = resource_version
         spec: dict[str, Any] = {
             "holderIdentity": holder,
-            "leaseDurationSeconds": duration or max(1, round(self._settings.lease_duration)),
+            "leaseDurationSeconds": duration or max(1, math.ceil(self._settings.lease_duration)),
             "renewTime": format_time(now, micro=True),
             "leaseTransitions": transitions,
         }
-        if acquired is not None:
-            spec["acquireTime"] = format_time(acquired, micro=True)
+        if acquired:
+            spec["acquireTime"] = format_time(now, micro=True)
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": metadata, "spec": spec}

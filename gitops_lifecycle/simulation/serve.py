@@ -1,4 +1,11 @@
-"""`gitops-lifecycle simulate`: the simulated cluster on its own, until SIGTERM or SIGINT."""
+"""`gitops-lifecycle simulate`: the simulated cluster and the simulated Authentik, until SIGTERM
+or SIGINT.
+
+With `--kubeconfig-out PATH`, the Authentik's URL and token are written beside the kubeconfig
+(`authentik-url`, `authentik-token`, `authentik.env`), so that a daemon started separately
+finds both: `--set authentik.url=$(cat authentik-url) --set authentik.tokenFile=authentik-token`,
+or `set -a; . ./authentik.env`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import signal
 import sys
 
 from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
 from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
 
@@ -19,7 +27,8 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    sim = SimulatedCluster(clock=SimClock(speed=args.speed))
+    clock = SimClock(speed=args.speed)
+    sim = SimulatedCluster(clock=clock, controllers=True)
     if args.scenario is not None:
         try:
             seeded = sim.load_scenario(args.scenario)
@@ -27,6 +36,8 @@ async def run(args: argparse.Namespace) -> int:
             print(f"gitops-lifecycle simulate: {exc}", file=sys.stderr)  # noqa: T201
             return 2
         print(f"seeded {len(seeded)} objects from {args.scenario}")  # noqa: T201
+    if not sim.list("v1", "Node"):
+        sim.set_node_ready("node-1")  # somewhere for pods to run
     # Seeded objects live as long as the process: keep them out of the collector's scans.
     gc.freeze()
     await sim.start(port=args.port)
@@ -35,8 +46,17 @@ async def run(args: argparse.Namespace) -> int:
         path = sim.write_kubeconfig(args.kubeconfig_out)
         print(f"kubeconfig: {path}  (kubectl --kubeconfig {path} get pods -A)",  # noqa: T201
               flush=True)
+    authentik = SimulatedAuthentik(clock=clock, token=args.authentik_token,
+                                   validate_schema=args.authentik_schema)
+    await authentik.start(port=args.authentik_port)
+    print(f"simulated Authentik API at {authentik.url}", flush=True)  # noqa: T201
+    if args.kubeconfig_out is not None:
+        written = authentik.write_credentials(args.kubeconfig_out.parent)
+        print(f"authentik: {written['env']}  (--set authentik.url={authentik.url} "  # noqa: T201
+              f"--set authentik.tokenFile={written['token']})", flush=True)
     try:
         await stop.wait()
     finally:
+        await authentik.stop()
         await sim.stop()
     return 0

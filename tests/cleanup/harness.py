@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ def settings(**cleanup: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def running(
     sim: SimulatedCluster, tmp_path: Path, config: Settings, *, start: bool = True,
+    term: Callable[[], float] | None = None,
 ) -> AsyncIterator[Running]:
     """Informers and the enabled cleanup controllers, running until the block ends."""
     path = sim.write_kubeconfig(tmp_path / "kubeconfig")
@@ -83,7 +84,8 @@ async def running(
             return found
 
         components = wiring.controllers(
-            kube=kube, settings=config, clock=sim.clock, informers=informer, events_sink=events
+            kube=kube, settings=config, clock=sim.clock, informers=informer, events_sink=events,
+            term=term,
         )
         tasks = [asyncio.create_task(c.run(), name=c.name)
                  for c in [*informers.values(), *components]] if start else []

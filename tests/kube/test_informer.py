@@ -293,3 +293,65 @@ async def test_a_watch_answering_410_every_time_relists_with_backoff_not_in_a_st
     assert gaps == sorted(gaps)
     assert gaps[0] >= 0.8
     assert sample("gitops_informer_relists_total", {"kind": "Job"}) - relists == len(lists) - 1
+
+
+async def test_a_watch_gone_silent_is_restarted_from_its_last_version_within_two_bookmark_intervals(
+        sim, kube):
+    # The simulated server bookmarks every 5 s; the informer expects a real server's minute.
+    informer = jobs_informer(kube)
+    async with running(informer):
+        sim.create(job("a"))
+        await until(lambda: "default/a" in informer)
+        last_seen = informer.get("default/a").metadata.resource_version
+        assert sim.faults.silence_watches() == 1
+        sim.create(job("b"))
+        started = asyncio.get_running_loop().time()
+        await until(lambda: "default/b" in informer, timeout=600)
+        waited = asyncio.get_running_loop().time() - started
+    assert waited <= 2 * 60 + 5
+    assert int(job_watches(sim)[-1]["resourceVersion"]) >= int(last_seen)
+    assert not [r for r in sim.requests if "/jobs" in r.path and not r.watch][1:], "no re-list"
+
+
+async def test_readiness_fails_while_an_informer_hears_nothing_and_recovers(sim, kube):
+    health = Health()
+    informer = jobs_informer(kube, health=health, bookmark_interval=5)
+    async with running(informer):
+        assert health.report("readyz")[0] is True
+        await until(lambda: informer.watching)
+        sim.faults.fail_next(10**9, 503, path=is_watch)
+        sim.faults.silence_watches()
+        await asyncio.sleep(30)
+        healthy, body = health.report("readyz")
+        assert healthy is False
+        assert "no event or bookmark for" in body
+        assert not informer.watching
+        sim.faults.clear()
+        await until(lambda: health.report("readyz")[0], timeout=60)
+        assert informer.watching
+        assert asyncio.get_running_loop().time() - informer.last_heard < 10
+
+
+def undecodable_job(name: str) -> dict[str, object]:
+    # Valid JSON the API server would store for a CRD's object, but not what the record reads.
+    return {**job(name), "status": None}
+
+
+async def test_an_object_that_cannot_be_decoded_is_skipped_not_the_stream(sim, kube):
+    sim.create(undecodable_job("odd-listed"))
+    sim.create(job("a"))
+    skipped = sample("gitops_informer_undecodable_objects_total", {"kind": "Job"})
+    informer = jobs_informer(kube)
+    async with running(informer):
+        assert [j.key for j in informer.values()] == ["default/a"]
+        sim.create(undecodable_job("odd-watched"))
+        sim.create(job("b"))
+        await until(lambda: "default/b" in informer)
+        sim.patch("batch/v1", "Job", "a", {"status": {"conditions": "odd"}}, namespace="default",
+                  subresource="status")
+        sim.create(job("c"))
+        await until(lambda: "default/c" in informer)
+        assert "default/a" not in informer  # its cached version is stale, not trusted
+        assert informer.watching
+    assert len(job_watches(sim)) == 1
+    assert sample("gitops_informer_undecodable_objects_total", {"kind": "Job"}) - skipped == 3

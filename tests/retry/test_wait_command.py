@@ -133,6 +133,8 @@ def test_the_termination_log_is_not_a_retry_option_and_retry_defaults_are_shown(
 @pytest.mark.parametrize(("check", "words"), [
     ("http", ("--method", "HTTP method", "URL", "http:// or https://")),
     ("tcp", ("HOST:PORT", "[v6]:port")),
+    ("k8s", ("-n NAMESPACE", "namespace of the object (default: the kubeconfig context's")),
+    ("secret", ("-n NAMESPACE", "namespace of the object (default: the kubeconfig context's")),
 ])
 def test_each_argument_is_explained(capsys, check, words):
     text = help_of(capsys, check)

@@ -108,5 +108,7 @@ def test_credentials_for_a_separate_daemon_are_written_beside_each_other(
     written = authentik.write_credentials(tmp_path)
     assert (tmp_path / "authentik-url").read_text() == "http://127.0.0.1:1234\n"
     assert (tmp_path / "authentik-token").read_text() == "s3cret\n"
-    assert "AUTHENTIK_TOKEN=s3cret" in (tmp_path / "authentik.env").read_text()
+    assert (tmp_path / "authentik.env").read_text() == (
+        "GITOPS_LIFECYCLE_AUTHENTIK__URL=http://127.0.0.1:1234\n"
+        f"GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE={tmp_path / 'authentik-token'}\n")
     assert written["token"].stat().st_mode & 0o077 == 0

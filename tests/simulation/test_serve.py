@@ -55,3 +55,30 @@ async def test_an_outage_is_rehearsed_from_outside_the_simulate_process(tmp_path
     assert (during.status, during.headers["Retry-After"], after.status) == (503, "5", 200)
     assert [r["status"] for r in log["items"]] == [503, 200]
     assert code == 0
+
+
+async def test_simulate_serves_authentik_and_writes_its_url_and_token_beside_the_kubeconfig(
+    tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "out" / "kubeconfig"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gitops_lifecycle", "simulate", "--kubeconfig-out",
+        str(kubeconfig), "--authentik-schema", "off", stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+                 for _ in range(4)]
+        url = (tmp_path / "out" / "authentik-url").read_text().strip()
+        token = (tmp_path / "out" / "authentik-token").read_text().strip()
+        async with aiohttp.ClientSession(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}) as session:
+            outposts = await (await session.get("/api/v3/outposts/instances/")).json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert lines[2] == f"simulated Authentik API at {url}\n"
+    assert f"--set authentik.tokenFile={tmp_path / 'out' / 'authentik-token'}" in lines[3]
+    assert [o["name"] for o in outposts["results"]] == ["authentik Embedded Outpost"]
+    assert f"GITOPS_LIFECYCLE_AUTHENTIK__URL={url}\n" in \
+        (tmp_path / "out" / "authentik.env").read_text()
+    assert code == 0

@@ -5,23 +5,24 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from gitops_lifecycle.retry.checks import kubeapi
+from gitops_lifecycle.retry.checks import kubeapi, kubeconfig
 from gitops_lifecycle.retry.errors import NotReady
 
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.kube.client import Kube
     from gitops_lifecycle.settings import KubernetesSettings, Settings
 
 NAME = "externalsecret"
 SERVICE = kubeapi.SERVICE
 HELP = "an ExternalSecret is Ready (SecretSynced) for its current generation"
+_VERSIONS = ("v1", "v1beta1")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`NAMESPACE/NAME`."""
-    parser.add_argument("reference", metavar="NAMESPACE/NAME")
+    """`NAMESPACE/NAME` or `NAME -n NAMESPACE`."""
+    parser.add_argument("reference", metavar="[NAMESPACE/]NAME",
+                        help="the ExternalSecret: NAMESPACE/NAME, or NAME with -n NAMESPACE")
     kubeapi.add_arguments(parser)
 
 
@@ -30,34 +31,30 @@ class ExternalSecretCheck:
     """GET it (external-secrets.io/v1, else v1beta1) and judge its status."""
 
     settings: KubernetesSettings
-    namespace: str
+    namespace: str | None
     name: str
 
     @property
     def target(self) -> str:
         """`externalsecret/NAMESPACE/NAME`."""
-        return f"externalsecret/{self.namespace}/{self.name}"
+        return f"externalsecret/{self.namespace or '-'}/{self.name}"
 
     async def attempt(self, budget: float) -> None:
         """Read the ExternalSecret and judge it."""
         del budget
-        async with kubeapi.connected(self.settings) as kube:
-            found = await self._get(kube)
+        api = kubeconfig.load(self.settings)
+        self.namespace = self.namespace or api.namespace
+        async with kubeapi.connected(self.settings, api) as client:
+            found = await self._get(client)
         judge(found, self.target)
 
-    async def _get(self, kube: Kube) -> kubeapi.Object | None:
-        from gitops_lifecycle.kube.errors import NotFoundError
-        from gitops_lifecycle.kube.resources import EXTERNALSECRETS, EXTERNALSECRETS_V1BETA1
-
-        for resource in (EXTERNALSECRETS, EXTERNALSECRETS_V1BETA1):
+    async def _get(self, client: kubeapi.Client) -> kubeapi.Object | None:
+        for version in _VERSIONS:
             # A 404 means either no such object or an API version the cluster does not serve.
-            try:
-                found: kubeapi.Object = await kube.get(
-                    resource, self.name, record=dict, namespace=self.namespace
-                )
-            except NotFoundError:
-                continue
-            return found
+            found = await client.get(kubeapi.object_path(
+                f"external-secrets.io/{version}", "externalsecrets", self.name, self.namespace))
+            if found is not None:
+                return found
         return None
 
 
@@ -83,5 +80,5 @@ def judge(obj: kubeapi.Object | None, target: str) -> None:
 
 def build(args: argparse.Namespace, settings: Settings) -> ExternalSecretCheck:
     """The check for the ExternalSecret given."""
-    namespace, name = kubeapi.split_reference(args.reference)
+    namespace, name = kubeapi.split_reference(args.reference, args.namespace)
     return ExternalSecretCheck(settings=settings.kubernetes, namespace=namespace, name=name)

@@ -1,4 +1,8 @@
-"""`wait k8s KIND/NAME -n NS --for …`: a condition, a JSONPath value, or deletion."""
+"""`wait k8s KIND[/NAME] [-n NS] [-l SELECTOR | --all] --for …`: conditions, values, deletion.
+
+Any kind the API server serves, custom resources included, resolved through discovery; one
+object by name, or every object a label selector (or `--all`) picks, all of them or `--any`.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,32 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from gitops_lifecycle.retry.checks import kubeapi
+from gitops_lifecycle.retry.checks import kinds, kubeapi, kubeconfig
 from gitops_lifecycle.retry.checks.http import json_path
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.kube.resources import Resource
     from gitops_lifecycle.settings import KubernetesSettings, Settings
 
 NAME = "k8s"
 SERVICE = kubeapi.SERVICE
 HELP = "a Kubernetes object meets a condition, has a value, or is gone"
 _JSONPATH = re.compile(r"jsonpath=['\"]?\{(?P<path>[^}]*)\}['\"]?(?:=(?P<value>.*))?$")
-_SHORT = {"deploy": "deployment", "sts": "statefulset", "rs": "replicaset", "svc": "service",
-          "cm": "configmap", "pvc": "persistentvolumeclaim", "es": "externalsecret"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`KIND/NAME -n NS --for … [--gone-ok]`."""
-    parser.add_argument("reference", metavar="KIND/NAME", help="e.g. job/migrate, deploy/web")
-    parser.add_argument("-n", "--namespace", default="default")
+    """`KIND[/NAME] [-n NS] [-l SELECTOR | --all] [--any] --for … [--gone-ok]`."""
+    parser.add_argument("reference", metavar="KIND[/NAME]",
+                        help="e.g. job/migrate, deploy/web, certificate.cert-manager.io/tls, or "
+                        "a kind alone (pods) with -l or --all; any kind the server serves")
+    parser.add_argument("-l", "--selector", metavar="SELECTOR",
+                        help="every object with these labels, e.g. app=db,tier!=cache")
+    parser.add_argument("--all", action="store_true", dest="all_objects",
+                        help="every object of the kind in the namespace")
+    parser.add_argument("--any", action="store_true", dest="any_object",
+                        help="with -l or --all: one object meeting --for is enough")
     parser.add_argument("--for", dest="wait_for", default="condition=Ready",
                         help="condition=TYPE[=STATUS] (STATUS default True), "
                         "jsonpath='{.status.phase}'=VALUE, or delete")
@@ -61,19 +69,6 @@ def parse_for(text: str) -> Wanted:
     raise NotRetryable(f"--for {text!r}: expected condition=…, jsonpath='{{…}}'=… or delete")
 
 
-def resource_for(kind: str) -> Resource:
-    """The API resource for a kind, its plural or a short name (`deploy`, `sts`, …)."""
-    from gitops_lifecycle.kube import resources
-
-    wanted = _SHORT.get(kind.lower(), kind.lower())
-    for value in vars(resources).values():
-        if isinstance(value, resources.Resource) and wanted in (
-            value.kind.lower(), value.plural
-        ) and value.version != "v1beta1":
-            return value
-    raise NotRetryable(f"unknown kind {kind!r}")
-
-
 def _rendered(value: Any) -> str:
     """A value as kubectl's JSONPath prints it."""
     if isinstance(value, bool):
@@ -83,27 +78,64 @@ def _rendered(value: Any) -> str:
 
 @dataclasses.dataclass
 class KubeCheck:
-    """GET the object each attempt and judge it."""
+    """Find the objects each attempt and judge each."""
 
     settings: KubernetesSettings
     kind: str
     name: str
-    namespace: str
+    namespace: str | None
     wanted: Wanted
     gone_ok: bool
+    selector: str | None = None
+    any_object: bool = False
+    _api: kubeconfig.Api | None = dataclasses.field(default=None, repr=False)
+    _resolved: kinds.Kind | None = dataclasses.field(default=None, repr=False)
 
     @property
     def target(self) -> str:
-        """`KIND/NAMESPACE/NAME`."""
-        return f"{self.kind.lower()}/{self.namespace}/{self.name}"
+        """`KIND/NAMESPACE/NAME`, or `KIND/NAMESPACE` and the selector."""
+        namespace = self.namespace or (self._api.namespace if self._api else "")
+        where = "/".join(part for part in (self.kind.lower(), namespace, self.name) if part)
+        if self.selector is not None:
+            return f"{where} -l {self.selector}" if self.selector else f"{where} --all"
+        return where
 
     async def attempt(self, budget: float) -> None:
-        """Read the object; raise NotReady until it is as wanted."""
+        """Read the object(s); raise NotReady until they are as wanted."""
         del budget
-        resource = resource_for(self.kind)
-        async with kubeapi.connected(self.settings) as kube:
-            obj = await kubeapi.get(kube, resource, self.name, self.namespace)
-        self.judge(obj)
+        self._api = self._api or kubeconfig.load(self.settings)
+        async with kubeapi.connected(self.settings, self._api) as client:
+            self._resolved = self._resolved or await kinds.resolve(client, self.kind)
+            resource = self._resolved
+            namespace = (self.namespace or self._api.namespace) if resource.namespaced else None
+            if self.selector is None:
+                path = kubeapi.object_path(resource.group_version, resource.plural, self.name,
+                                           namespace)
+                self.judge(await client.get(path))
+                return
+            path = kubeapi.object_path(resource.group_version, resource.plural, "", namespace)
+            query = {"labelSelector": self.selector} if self.selector else {}
+            self.judge_all([obj async for obj in client.items(path, **query)])
+
+    def judge_all(self, objects: list[kubeapi.Object]) -> None:
+        """All (or with `--any` one) of the selected objects must be as wanted."""
+        if not objects:
+            if self.wanted.kind == "delete":
+                return
+            raise NotReady(f"no {self.kind} matches {self.target}")
+        failures: list[str] = []
+        for obj in objects:
+            try:
+                self._judge_one(obj)
+            except NotReady as exc:
+                failures.append(f"{obj.get('metadata', {}).get('name')}: {exc}")
+                continue
+            if self.any_object:
+                return
+        if failures:
+            shown = "; ".join(failures[:3])
+            more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+            raise NotReady(f"{len(failures)} of {len(objects)} not ready: {shown}{more}")
 
     def judge(self, obj: kubeapi.Object | None) -> None:
         """Raise NotReady (or NotRetryable) unless `obj` is as wanted."""
@@ -111,8 +143,11 @@ class KubeCheck:
             if self.wanted.kind == "delete" or self.gone_ok:
                 return
             raise NotReady(f"{self.target} not found")
+        self._judge_one(obj)
+
+    def _judge_one(self, obj: kubeapi.Object) -> None:
         if self.wanted.kind == "delete":
-            raise NotReady(f"{self.target} still exists")
+            raise NotReady("still exists")
         _check_generation(obj)
         if self.wanted.kind == "condition":
             _check_condition(obj, self.wanted)
@@ -151,11 +186,20 @@ def _check_value(obj: kubeapi.Object, wanted: Wanted) -> None:
 
 
 def build(args: argparse.Namespace, settings: Settings) -> KubeCheck:
-    """The check for the object and `--for` given."""
+    """The check for the object(s) and `--for` given."""
     kind, sep, name = args.reference.partition("/")
-    if not sep or not kind or not name:
+    selecting = args.selector is not None or args.all_objects
+    if not kind or (sep and not name) or "/" in name:
         raise NotRetryable(f"{args.reference!r} is not KIND/NAME")
-    resource_for(kind)
+    if selecting and name:
+        raise NotRetryable("name one object (KIND/NAME) or select many (-l, --all), not both")
+    if not selecting and not name:
+        raise NotRetryable(f"{args.reference!r}: name the object (KIND/NAME), or use -l or --all")
+    if args.any_object and not selecting:
+        raise NotRetryable("--any goes with -l or --all")
     return KubeCheck(settings=settings.kubernetes, kind=kind, name=name,
                      namespace=args.namespace, wanted=parse_for(args.wait_for),
-                     gone_ok=args.gone_ok)
+                     gone_ok=args.gone_ok,
+                     selector=(args.selector or "") if selecting else None,
+                     any_object=args.any_object)
+

@@ -1,14 +1,20 @@
-"""What the Kubernetes checks share: arguments, a client per attempt, errors by retryability.
+"""What the Kubernetes checks share: arguments, a few plain GETs, errors by retryability.
 
-The client (`gitops_lifecycle.kube`) is imported inside the attempt, so only these checks pay
-for it.
+No Kubernetes client library: one aiohttp session per attempt with the credentials of
+`kubeconfig.load`, proxies from the environment (HTTPS_PROXY, NO_PROXY) as client-go honours
+them, and JSON back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from gitops_lifecycle import __version__
+from gitops_lifecycle.logs import redact_text
+from gitops_lifecycle.retry.checks import kubeconfig
 from gitops_lifecycle.retry.engine import describe
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
@@ -16,67 +22,134 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator
 
-    from gitops_lifecycle.kube.client import Kube
-    from gitops_lifecycle.kube.resources import Resource
+    import aiohttp
+
     from gitops_lifecycle.settings import KubernetesSettings
 
 SERVICE = "kubernetes"
 Object = dict[str, Any]
+NAMESPACE_HELP = ("namespace of the object (default: the kubeconfig context's namespace, in a "
+                  "pod the service account's, else default)")
+_PAGE = 500
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--kubeconfig` and `--context` (default: in-cluster, then KUBECONFIG)."""
+def add_arguments(parser: argparse.ArgumentParser, *, namespace: bool = True) -> None:
+    """`-n NAMESPACE`, `--kubeconfig` and `--context` (default: in-cluster, then KUBECONFIG)."""
     from pathlib import Path
 
-    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
-    parser.add_argument("--context", help="kubeconfig context")
+    if namespace:
+        parser.add_argument("-n", "--namespace", metavar="NAMESPACE", help=NAMESPACE_HELP)
+    parser.add_argument("--kubeconfig", type=Path, metavar="FILE",
+                        help="kubeconfig file (default: in a pod its service account, else "
+                        "KUBECONFIG, else ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context (default: its current-context)")
 
 
-def split_reference(text: str) -> tuple[str, str]:
-    """`NAMESPACE/NAME` as a pair."""
-    namespace, sep, name = text.partition("/")
-    if not sep or not namespace or not name or "/" in name:
+def split_reference(text: str, namespace: str | None) -> tuple[str | None, str]:
+    """`NAMESPACE/NAME`, or `NAME` with `-n NAMESPACE` (or the context's namespace)."""
+    first, sep, name = text.partition("/")
+    if not sep:
+        if not first:
+            raise NotRetryable("name the object: NAME -n NAMESPACE or NAMESPACE/NAME")
+        return namespace, first
+    if not first or not name or "/" in name:
         raise NotRetryable(f"{text!r} is not NAMESPACE/NAME")
-    return namespace, name
+    if namespace is not None and namespace != first:
+        raise NotRetryable(f"{text!r} names namespace {first!r} but -n says {namespace!r}")
+    return first, name
+
+
+@dataclasses.dataclass
+class Client:
+    """GETs against the API server on one session."""
+
+    api: kubeconfig.Api
+    session: aiohttp.ClientSession
+
+    async def get(self, path: str, **query: str) -> Object | None:
+        """The JSON at `path`, or None on 404."""
+        import aiohttp
+
+        try:
+            async with self.session.get(
+                self.api.server + path, params=query or None, headers=self.api.headers,
+                ssl=self.api.tls, server_hostname=self.api.server_hostname,
+                proxy=self.api.proxy,
+            ) as response:
+                if response.status == 404:
+                    return None
+                if response.status >= 400:
+                    raise _status_error(response.status, await _message(response), path)
+                found: Object = await response.json(content_type=None)
+                return found
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise NotRetryable(f"TLS verification of the API server failed: {describe(exc)}") \
+                from exc
+        except aiohttp.ClientError as exc:
+            raise NotReady(f"API server: {redact_text(describe(exc))}") from exc
+
+    async def items(self, path: str, **query: str) -> AsyncIterator[Object]:
+        """Every object of a LIST, a page at a time."""
+        token = ""
+        while True:
+            page = await self.get(path, limit=str(_PAGE), **query,
+                                  **({"continue": token} if token else {}))
+            if page is None:
+                return
+            for item in page.get("items") or []:
+                yield item
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+
+async def _message(response: aiohttp.ClientResponse) -> str:
+    try:
+        body = await response.json(content_type=None)
+        return str(body.get("message") or response.reason)
+    except (ValueError, AttributeError):
+        return str(response.reason)
+
+
+def _status_error(status: int, message: str, path: str) -> NotReady | NotRetryable:
+    """401 cannot pass later; 403 may (RBAC can lag behind the pod), as may 429 and 5xx."""
+    text = f"{status} from the API server for {path}: {message}"
+    if status == 401:
+        return NotRetryable(text)
+    return NotReady(text)
 
 
 @contextlib.asynccontextmanager
-async def connected(settings: KubernetesSettings) -> AsyncIterator[Kube]:
+async def connected(settings: KubernetesSettings,
+                    api: kubeconfig.Api | None = None) -> AsyncIterator[Client]:
     """A client for one attempt; its failures arrive as NotReady or NotRetryable."""
-    from gitops_lifecycle.kube.client import Kube
-    from gitops_lifecycle.kube.errors import KubeError
+    import aiohttp
 
-    try:
-        async with Kube.from_settings(settings, component="wait") as kube:
-            yield kube
-    except KubeError as exc:
-        raise classify(exc) from exc
-
-
-def classify(exc: Exception) -> NotReady | NotRetryable:
-    """401 and a broken configuration cannot pass later; anything else may (RBAC may lag)."""
-    from gitops_lifecycle.kube.errors import ConfigurationError, UnauthorizedError
-
-    if isinstance(exc, UnauthorizedError | ConfigurationError):
-        return NotRetryable(describe(exc))
-    return NotReady(describe(exc))
+    api = api or kubeconfig.load(settings)
+    # The API server's audit log names the caller by its User-Agent.
+    agent = {"User-Agent": f"gitops-lifecycle/{__version__} (wait)"}
+    async with aiohttp.ClientSession(trust_env=True, headers=agent) as session:
+        yield Client(api=api, session=session)
 
 
-async def get(kube: Kube, resource: Resource, name: str, namespace: str) -> Object | None:
-    """The object as raw JSON, or None when it does not exist."""
-    from gitops_lifecycle.kube.errors import NotFoundError
+def api_path(group_version: str) -> str:
+    """`/api/v1` for the core group, `/apis/GROUP/VERSION` for the others."""
+    return f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
 
-    try:
-        found: Object = await kube.get(resource, name, record=dict, namespace=namespace)
-    except NotFoundError:
-        return None
-    return found
+
+def object_path(group_version: str, plural: str, name: str = "",
+                namespace: str | None = None) -> str:
+    """`/api/v1/namespaces/NS/pods/NAME`, `/apis/GROUP/VERSION/PLURAL`, …"""
+    prefix = api_path(group_version)
+    where = f"/namespaces/{quote(namespace, safe='')}" if namespace else ""
+    tail = f"/{quote(name, safe='')}" if name else ""
+    return f"{prefix}{where}/{plural}{tail}"
 
 
 def condition(obj: Object, kind: str) -> Object | None:
     """The status condition of type `kind` that is current for the object's generation."""
     generation = obj.get("metadata", {}).get("generation")
-    for cond in obj.get("status", {}).get("conditions") or []:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") != kind:
             continue
         observed = cond.get("observedGeneration")

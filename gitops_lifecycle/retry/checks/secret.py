@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from gitops_lifecycle.retry.checks import kubeapi
+from gitops_lifecycle.retry.checks import kubeapi, kubeconfig
 from gitops_lifecycle.retry.errors import NotReady
 
 if TYPE_CHECKING:
@@ -19,8 +19,9 @@ HELP = "a Secret exists with the given keys, each non-empty"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`NAMESPACE/NAME [--keys a,b]`."""
-    parser.add_argument("reference", metavar="NAMESPACE/NAME")
+    """`NAMESPACE/NAME` or `NAME -n NAMESPACE`, `[--keys a,b]`."""
+    parser.add_argument("reference", metavar="[NAMESPACE/]NAME",
+                        help="the Secret: NAMESPACE/NAME, or NAME with -n NAMESPACE")
     parser.add_argument("--keys", default="", help="comma-separated keys that must be non-empty")
     kubeapi.add_arguments(parser)
 
@@ -30,22 +31,23 @@ class SecretCheck:
     """GET the Secret; report missing or empty keys by name only."""
 
     settings: KubernetesSettings
-    namespace: str
+    namespace: str | None
     name: str
     keys: list[str]
 
     @property
     def target(self) -> str:
         """`secret/NAMESPACE/NAME`."""
-        return f"secret/{self.namespace}/{self.name}"
+        return f"secret/{self.namespace or '-'}/{self.name}"
 
     async def attempt(self, budget: float) -> None:
         """Read the Secret and judge it."""
-        from gitops_lifecycle.kube.resources import SECRETS
-
         del budget
-        async with kubeapi.connected(self.settings) as kube:
-            secret = await kubeapi.get(kube, SECRETS, self.name, self.namespace)
+        api = kubeconfig.load(self.settings)
+        self.namespace = self.namespace or api.namespace
+        async with kubeapi.connected(self.settings, api) as client:
+            secret = await client.get(kubeapi.object_path("v1", "secrets", self.name,
+                                                          self.namespace))
         self.judge(secret)
 
     def judge(self, secret: kubeapi.Object | None) -> None:
@@ -68,6 +70,6 @@ def _listed(label: str, keys: list[str]) -> str:
 
 def build(args: argparse.Namespace, settings: Settings) -> SecretCheck:
     """The check for the Secret and keys given."""
-    namespace, name = kubeapi.split_reference(args.reference)
+    namespace, name = kubeapi.split_reference(args.reference, args.namespace)
     keys = [key.strip() for key in args.keys.split(",") if key.strip()]
     return SecretCheck(settings=settings.kubernetes, namespace=namespace, name=name, keys=keys)

@@ -88,8 +88,9 @@ class SimulatedAuthentik:
 
     def write_credentials(self, directory: Path | str) -> dict[str, Path]:
         """Write `authentik-url`, `authentik-token` (owner-only) and `authentik.env` into
-        `directory`, for a daemon started separately (`authentik.url`, `authentik.tokenFile`)."""
-        target = Path(directory)
+        `directory`, for a daemon started separately (its settings `authentik.url` and
+        `authentik.tokenFile`; the env file names them as environment variables)."""
+        target = Path(directory).absolute()
         target.mkdir(parents=True, exist_ok=True)
         written = {"url": target / "authentik-url", "token": target / "authentik-token",
                    "env": target / "authentik.env"}
@@ -98,7 +99,8 @@ class SimulatedAuthentik:
             written[key].touch(mode=0o600)
             written[key].chmod(0o600)
         written["token"].write_text(f"{self.token}\n")
-        written["env"].write_text(f"AUTHENTIK_URL={self.url}\nAUTHENTIK_TOKEN={self.token}\n")
+        written["env"].write_text(f"GITOPS_LIFECYCLE_AUTHENTIK__URL={self.url}\n"
+                                  f"GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE={written['token']}\n")
         return written
 
     # -- tokens ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gitops_lifecycle.clock import Clock, SimClock, format_time
 from gitops_lifecycle.simulation.kubeapi import kubeconfig, scenario
+from gitops_lifecycle.simulation.kubeapi.controllers import WorkLoop, standard
 from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.kubelet import Kubelet
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
@@ -30,12 +31,15 @@ _PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/js
 class SimulatedCluster:
     """A Kubernetes API server in the event loop, with direct access to its objects.
 
+    With `controllers`, the cluster runs: a scheduler, the kubelet's running half and the
+    workload controllers (`kubeapi/controllers/`) act at the speed of the clock.
+
     The Python methods apply the same rules as the HTTP API (they raise `ApiError` where the
     API would answer an error) and return copies, so a caller's edits never leak into the
     store. `create` restores an object as given (status included); the HTTP API does not.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- the cluster's options
         self,
         clock: Clock | None = None,
         *,
@@ -43,6 +47,7 @@ class SimulatedCluster:
         bookmark_interval: float = 60.0,
         strict_namespaces: bool = False,
         kubelet: bool = True,
+        controllers: bool = False,
     ) -> None:
         self.clock = clock or SimClock()
         self.store = Store(history=history)
@@ -53,6 +58,8 @@ class SimulatedCluster:
                              bookmark_interval=bookmark_interval)
         self.kubelet = Kubelet(registry=self.registry, clock=self.clock)
         self._run_kubelet = kubelet
+        self.controllers = [WorkLoop(c, store=self.store, clock=self.clock)
+                            for c in standard(self.registry)] if controllers else []
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.url = ""
@@ -70,6 +77,8 @@ class SimulatedCluster:
         self.url = f"http://{address[0]}:{address[1]}"
         if self._run_kubelet:
             self._tasks.append(asyncio.create_task(self.kubelet.run(), name="kubelet"))
+        self._tasks.extend(asyncio.create_task(loop.run(), name=loop.controller.name)
+                           for loop in self.controllers)
         return self
 
     async def stop(self) -> None:
@@ -218,11 +227,19 @@ class SimulatedCluster:
                      "lastHeartbeatTime": when, "lastTransitionTime": when}
         node = self.get("v1", "Node", name)
         if node is None:
-            return self.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                      "kubernetes.io/arch": "amd64"}
+            return self.create({"apiVersion": "v1", "kind": "Node",
+                                "metadata": {"name": name, "labels": labels},
                                 "spec": {}, "status": {"conditions": [condition]}})
         node["status"] = {**node.get("status", {}), "conditions": [condition]}
         node["metadata"].pop("resourceVersion", None)
         return self.update_status(node)
+
+    def step_controllers(self) -> None:
+        """Let every controller act on what is due now (without waiting for the loop)."""
+        for loop in self.controllers:
+            loop.step()
 
     def step_kubelet(self) -> None:
         """Finish the pods whose grace period has passed now (without waiting for the loop)."""

@@ -15,7 +15,7 @@ from aiohttp import web
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.simulation.kubeapi.errors import ApiError
 from gitops_lifecycle.simulation.kubeapi.store import Store
-from gitops_lifecycle.simulation.kubeapi.watching import CLOSE, DROP, Watcher
+from gitops_lifecycle.simulation.kubeapi.watching import CLOSE, DROP, SILENCE, Watcher
 
 _REASONS = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
             504: "Timeout"}
@@ -148,6 +148,13 @@ class Faults:
         for watcher in list(self.watchers):
             watcher.stop()
             watcher.queue.put_nowait(CLOSE if graceful else DROP)
+        return len(self.watchers)
+
+    def silence_watches(self) -> int:
+        """Let every open watch go silent, connection open (a peer or NAT that lost it)."""
+        for watcher in list(self.watchers):
+            watcher.stop()
+            watcher.queue.put_nowait(SILENCE)
         return len(self.watchers)
 
     def compact(self) -> None:

@@ -108,6 +108,12 @@ class Registry:
         where = self._by_uid.get(uid)
         return None if where is None else self.store.get(*where)
 
+    def dependents(self, uid: str, store: str) -> list[Obj]:
+        """The live objects of one storage that name `uid` among their owners, by key."""
+        keys = sorted(key for where, key in self._dependents.get(uid, ()) if where == store)
+        found = (self.store.get(store, key) for key in keys)
+        return [obj for obj in found if obj is not None]
+
     def _ns(self, rt: ResourceType, namespace: str | None) -> str | None:
         return (namespace or "default") if rt.namespaced else None
 

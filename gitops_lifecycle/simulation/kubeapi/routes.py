@@ -19,7 +19,13 @@ from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
 from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Obj
-from gitops_lifecycle.simulation.kubeapi.watching import CLOSE, DROP, Watcher, WatchRequest
+from gitops_lifecycle.simulation.kubeapi.watching import (
+    CLOSE,
+    DROP,
+    SILENCE,
+    Watcher,
+    WatchRequest,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _SUBRESOURCES = frozenset({"status", "eviction", "finalize"})
@@ -243,13 +249,10 @@ class ApiServer:
                 # other connections keep the loop busy, and waiting again would spin forever.
                 remaining = 0.0
                 break
-            batch = [line]
-            while not watcher.queue.empty() and batch[-1] not in (CLOSE, DROP):
-                batch.append(watcher.queue.get_nowait())
-            ending = batch[-1] if batch[-1] in (CLOSE, DROP) else None
-            lines = [item for item in batch if item is not CLOSE and item is not DROP]
-            if lines:
-                await response.write(b"".join(lines))
+            ending = await _write_batch(response, watcher, line)
+            if ending is SILENCE:
+                await _until_closed(request)
+                return response
             if ending is DROP:
                 if request.transport is not None:
                     request.transport.close()
@@ -334,3 +337,22 @@ def _or_404(body: dict[str, Any] | None, request: web.Request) -> web.Response:
         raise errors.ApiError(404, "NotFound", f"the server could not find the requested "
                               f"resource ({request.path})")
     return json_response(body)
+
+
+async def _write_batch(response: web.StreamResponse, watcher: Watcher, line: bytes) -> bytes | None:
+    """Write `line` and whatever else is queued; the sentinel that ended the batch, if one did."""
+    batch = [line]
+    while not watcher.queue.empty() and batch[-1] not in (CLOSE, DROP, SILENCE):
+        batch.append(watcher.queue.get_nowait())
+    ending = batch[-1] if batch[-1] in (CLOSE, DROP, SILENCE) else None
+    lines = [item for item in batch if item not in (CLOSE, DROP, SILENCE)]
+    if lines:
+        await response.write(b"".join(lines))
+    return ending
+
+
+async def _until_closed(request: web.Request) -> None:
+    """Hold a silent watch open until the client gives up on it (or the server stops)."""
+    # aiohttp tells a streaming handler nothing when its client goes: look now and then.
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(1)

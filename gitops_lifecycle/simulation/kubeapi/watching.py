@@ -22,6 +22,7 @@ from gitops_lifecycle.simulation.kubeapi.store import ADDED, DELETED, MODIFIED, 
 
 BOOKMARK, ERROR = "BOOKMARK", "ERROR"
 CLOSE, DROP = b"close", b"drop"  # sentinels: end the stream cleanly, or cut the connection
+SILENCE = b"silence"  # sentinel: send nothing more, not even bookmarks, but keep it open
 
 
 @dataclass(frozen=True)
