@@ -88,11 +88,18 @@ async def _wait_once(kubeconfig: Path, *argv: str) -> None:
         await check.attempt(5)
 
 
+# Kinds whose objects `wait k8s KIND -l SELECTOR` (or --all) is expected to wait for.
+SELECTED = ("pods", "jobs", "deployments", "statefulsets")
+
+
 def _wait_targets() -> list[list[str]]:
-    """Every kind `wait k8s` accepts, and the secret and externalsecret checks."""
+    """Every kind the daemon knows by name, the workload kinds by selector, and the secret and
+    externalsecret checks (`wait k8s` takes any kind the server serves; the chart's role for
+    it covers these)."""
     kinds = sorted({r.kind.lower() for r in vars(resources).values()
                     if isinstance(r, resources.Resource)})
     return [["k8s", f"{kind}/x", "-n", "apps"] for kind in kinds] + [
+        ["k8s", kind, "-l", "app=x", "-n", "apps"] for kind in SELECTED] + [
         ["secret", "apps/x"], ["externalsecret", "apps/x"]]
 
 
