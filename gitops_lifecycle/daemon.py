@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import wiring as cleanup
 from gitops_lifecycle.clock import Clock
+from gitops_lifecycle.discovery import wiring as discovery
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import KubeError
@@ -76,6 +77,8 @@ def controllers(m: Machinery) -> list[Component]:
         *cleanup.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
                              informers=m.informers, events_sink=m.events, term=m.term),
         RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
+        *discovery.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
+                               health=m.health, informers=m.informers, events=m.events),
     ]
 
 

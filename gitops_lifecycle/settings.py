@@ -10,7 +10,7 @@ import math
 import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
@@ -132,6 +133,15 @@ class NamespaceScope(Section):
         if namespace in self.exclude:
             return False
         return not self.include or namespace in self.include
+
+    def within(self, outer: NamespaceScope) -> NamespaceScope:
+        """The namespaces both this scope and `outer` allow (`outer`: what is watched)."""
+        include = [n for n in self.include or outer.include if outer.allows(n) and self.allows(n)]
+        if (self.include or outer.include) and not include:
+            msg = "no namespace is in both scopes"
+            raise ValueError(msg)
+        exclude = list(dict.fromkeys([*outer.exclude, *self.exclude]))
+        return NamespaceScope(include=include, exclude=exclude)
 
 
 class LeaderElectionSettings(Section):
@@ -280,11 +290,14 @@ class RateLimit(Section):
 
 class BlastRadius(Section):
     max_share: float = Field(0.5, gt=0, le=1)
-    """A sweep may delete at most this share of the cached objects of a kind..."""
+    """A policy may delete at most this share of the objects of its kind within `window`..."""
     max_count: int = Field(500, ge=1)
-    """...and at most this many; above both it stops and waits for `confirmed`."""
+    """...and at most this many; above both it stops until `confirmed` or the window passes."""
     confirmed: bool = False
     """Set to true to let a sweep the guard stopped go ahead."""
+    window: Interval = 3600
+    """Every deletion counts against the limits for this long, however it was triggered; a
+    stopped policy resumes once this has passed (or when confirmed)."""
 
 
 class CleanupSettings(Section):
@@ -457,6 +470,22 @@ class Settings(BaseSettings):
     service_discovery: ServiceDiscoverySettings = ServiceDiscoverySettings()
     """ProxyConfigs and labelled Services into Authentik providers."""
 
+    @model_validator(mode="after")
+    def _cleanup_scope_is_watched(self) -> Self:
+        try:
+            self.cleanup.namespaces.within(self.kubernetes.namespaces)
+        except ValueError:
+            msg = ("cleanup.namespaces.include: none of these namespaces is watched "
+                   "(kubernetes.namespaces)")
+            raise ValueError(msg) from None
+        return self
+
+    def cleanup_scope(self) -> CleanupSettings:
+        """`cleanup` with its namespaces narrowed to those the informers watch: one scope
+        that every policy (and the Events sweep, which lists on its own) decides by."""
+        scope = self.cleanup.namespaces.within(self.kubernetes.namespaces)
+        return self.cleanup.model_copy(update={"namespaces": scope})
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -505,6 +534,9 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
+        if not key:  # a rule across sections: its message names the keys
+            lines.append(_expected(error))
+            continue
         if error["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown setting")
             continue

@@ -60,3 +60,19 @@ def test_item3_check_config_and_the_daemon_exit_2_on_an_impossible_lease() -> No
         )
         assert result.returncode == 2, result.stderr
         assert "kubernetes.leaderElection.renewDeadline" in result.stderr
+
+
+def test_item9_a_cleanup_scope_outside_every_watched_namespace_is_rejected() -> None:
+    overrides = {"kubernetes": {"namespaces": {"include": ["apps"]}},
+                 "cleanup": {"namespaces": {"include": ["batch"]}}}
+    with pytest.raises(SettingsError, match=r"cleanup\.namespaces\.include: none"):
+        load(overrides=overrides)
+
+
+def test_item9_cleanup_acts_only_where_both_scopes_allow() -> None:
+    settings = load(overrides={
+        "kubernetes": {"namespaces": {"include": ["apps", "batch"], "exclude": ["batch"]}},
+        "cleanup": {"namespaces": {"exclude": ["kube-system"]}},
+    })
+    scope = settings.cleanup_scope().namespaces
+    assert [n for n in ("apps", "batch", "kube-system", "other") if scope.allows(n)] == ["apps"]

@@ -20,7 +20,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from gitops_lifecycle import logs
@@ -131,7 +132,8 @@ class Authentik:
         attempts = self.settings.attempts if method in IDEMPOTENT else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=self._backoff, max=10 * self._backoff),
+            wait=wait_exponential(multiplier=self._backoff, max=10 * self._backoff)
+            + wait_random(0, self._backoff),
             retry=retry_if_exception(_transient), reraise=True,
         )
         async for attempt in retrying:

@@ -139,11 +139,10 @@ class CacheController(ABC):
             elif isinstance(decision, Wait):
                 self.queue.add_at(obj.key, decision.until)
         for policy, keys in due.items():
-            if self.deleter.guard.judge(policy, deleting=len(keys), total=len(objects)):
+            if self.deleter.sweep_allowed(policy, deleting=len(keys), total=len(objects),
+                                          kind=self.resource.plural):
                 for key in keys:
                     self.queue.add(key)
-            else:
-                self.blocked(policy, deleting=len(keys), total=len(objects))
         elapsed = time.perf_counter() - started
         for policy in self.policies:
             metrics.CYCLE_DURATION.labels(policy=policy).observe(elapsed)
@@ -151,14 +150,6 @@ class CacheController(ABC):
         log.info("sweep finished", controller=self.name, objects=len(objects),
                  due={policy: len(keys) for policy, keys in due.items()},
                  seconds=round(elapsed, 3))
-
-    def blocked(self, policy: str, *, deleting: int, total: int) -> None:
-        """The guard stopped `policy`'s sweep: say so where users look (an Event)."""
-        self.deleter.recorder.blocked(
-            policy,
-            message=f"Cleanup policy {policy} stopped: it would delete {deleting} of {total} "
-            f"{self.resource.plural}; fix the settings or set cleanup.blastRadius.confirmed",
-        )
 
     async def _judge(self, obj: Object) -> Decision:
         decision = await self.judge(obj)
@@ -211,9 +202,12 @@ class CacheController(ABC):
             return RequeueAt(decision.until)
         if not isinstance(decision, Delete):
             return DONE
-        outcome = await self.deleter.delete(Target(self.resource, obj.metadata, decision))
+        outcome = await self.deleter.delete(Target(self.resource, obj.metadata, decision),
+                                            total=len(self.informer))
         if outcome in {Outcome.DELETED, Outcome.GONE} and key in self.informer:
             self._deleted[key] = obj.metadata.uid
+        # BLOCKED: the guard stopped the policy; the next sweep judges everything due at
+        # once before anything more is deleted.
         if outcome is Outcome.CONFLICT:
             # The object changed since the cache saw it (or its watch is behind): decide
             # again from the cache after a per-key backoff, never in a tight loop.

@@ -106,7 +106,7 @@ class Deleter:
         self._settings = settings
         self._clock = clock
         self.recorder = recorder
-        self.guard = guard or BlastRadiusGuard(settings.blast_radius)
+        self.guard = guard or BlastRadiusGuard(settings.blast_radius, clock)
         rate = settings.rate_limit
         # On the daemon's clock: `perSecond` of simulated time in the demo and under test.
         self._limiter = TokenBucket(clock=clock, rate=rate.per_second, burst=rate.burst)
@@ -118,15 +118,51 @@ class Deleter:
         policies = self._settings.controller.policies
         return bool(getattr(policies, to_snake(policy)).dry_run)
 
-    async def delete(self, target: Target) -> Outcome:
-        """Delete `target` if it is still the object that was decided on."""
+    def sweep_allowed(self, policy: str, *, deleting: int, total: int, kind: str) -> bool:
+        """Whether a sweep of `policy` may delete `deleting` of `total` objects.
+
+        In dry-run the answer is always yes, so that every object is reported; what the
+        guard would have done is logged and counted, never written as an Event.
+        """
+        if self.dry_run(policy):
+            if self.guard.would_stop(policy, deleting=deleting, total=total):
+                metrics.BLAST_RADIUS_BLOCKED.labels(policy=policy).inc()
+                log.warning("dry run: the blast-radius guard would stop this sweep",
+                            policy=policy, would_delete=deleting, of=total)
+            return True
+        allowed = self.guard.judge(policy, deleting=deleting, total=total)
+        self._warn(f"it would delete {deleting} of {total} {kind}")
+        return allowed
+
+    async def delete(self, target: Target, *, total: int | None = None) -> Outcome:
+        """Delete `target` if it is still the object that was decided on.
+
+        `total` is how many objects of its kind there are (for the guard's share).
+        """
         policy = target.decision.policy
-        if self.guard.blocked(policy):
-            metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
-            return Outcome.BLOCKED
         if self.dry_run(policy):
             return self._report(target)
-        return await self._send(target)
+        if not self.guard.admit(policy, total=total):
+            metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
+            window = self._settings.blast_radius.window
+            self._warn(f"it deleted too many within {window:g}s")
+            return Outcome.BLOCKED
+        try:
+            outcome = await self._send(target)
+        except BaseException:
+            self.guard.cancel(policy)
+            raise
+        if outcome is not Outcome.DELETED:
+            self.guard.cancel(policy)
+        return outcome
+
+    def _warn(self, why: str) -> None:
+        """One Warning Event per stop of the guard (never in dry-run: that only reports)."""
+        for policy in self.guard.newly_stopped():
+            self.recorder.blocked(
+                policy, message=f"Cleanup policy {policy} stopped: {why}; fix the settings or "
+                "set cleanup.blastRadius.confirmed",
+            )
 
     async def _send(self, target: Target) -> Outcome:
         """One rate-limited DELETE, within this replica's term of leadership."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import annotations as marks
@@ -133,25 +132,24 @@ class EventsController:
         """List every in-scope namespace's Events, judge them, delete the expired ones.
 
         Returns how many deletions failed (each is counted and logged; the next sweep,
-        which comes sooner, decides about them again).
+        which comes sooner, decides about them again). Each namespace is listed completely
+        before its Events count: a list restarted after an expired continue token counts
+        afresh, so nothing is counted (or deleted) twice.
         """
         started = time.perf_counter()
         due: list[Target] = []
         total = 0
         skips: dict[str, str] = {}
         for namespace in await self._namespaces():
-            async for event in self._events(namespace):
-                total += 1
+            events = await self._list(EVENTS, namespace, record=Event)
+            total += len(events)
+            for event in events:
                 self._judge(event, due, skips)
         self._skips = skips
         failed = 0
-        if self._deleter.guard.judge(POLICY, deleting=len(due), total=total):
-            failed = await self._delete(due)
-        else:
-            self._deleter.recorder.blocked(
-                POLICY, message=f"Cleanup policy events stopped: it would delete {len(due)} "
-                f"of {total} Events; fix the settings or set cleanup.blastRadius.confirmed",
-            )
+        if self._deleter.sweep_allowed(POLICY, deleting=len(due), total=total,
+                                       kind="Events"):
+            failed = await self._delete(due, total)
         elapsed = time.perf_counter() - started
         metrics.CYCLE_DURATION.labels(policy=POLICY).observe(elapsed)
         metrics.LAST_RUN.labels(policy=POLICY).set(self._clock.now())
@@ -169,7 +167,7 @@ class EventsController:
             if self._skips.get(uid) != decision.reason:  # once per Event and reason
                 metrics.SKIPPED.labels(policy=POLICY, reason=decision.reason).inc()
 
-    async def _delete(self, due: list[Target]) -> int:
+    async def _delete(self, due: list[Target], total: int) -> int:
         """Delete `due`, `concurrency` at a time; one failure never cancels the others."""
         slots = asyncio.Semaphore(self._concurrency)
         failed: list[BaseException] = []
@@ -177,7 +175,7 @@ class EventsController:
         async def one(target: Target) -> None:
             async with slots:
                 try:
-                    await self._deleter.delete(target)
+                    await self._deleter.delete(target, total=total)
                 except failures.TRANSIENT as exc:
                     failures.count(POLICY, exc, first=not failed, key=target.meta.key)
                     failed.append(exc)
@@ -191,16 +189,14 @@ class EventsController:
         scope = self._settings.namespaces
         if scope.include:
             return [namespace for namespace in scope.include if scope.allows(namespace)]
-        names = [ns.metadata.name async for ns in self._pages(NAMESPACES, None, record=Object)]
-        return [namespace for namespace in names if scope.allows(namespace)]
+        listed = await self._list(NAMESPACES, None, record=Object)
+        return [ns.metadata.name for ns in listed if scope.allows(ns.metadata.name)]
 
-    def _events(self, namespace: str) -> AsyncIterator[Event]:
-        return self._pages(EVENTS, namespace, record=Event)
-
-    async def _pages(
+    async def _list(
         self, resource: Resource, namespace: str | None, *, record: type[R]
-    ) -> AsyncIterator[R]:
-        """Every item of a paginated LIST; an expired continue token starts it again."""
+    ) -> list[R]:
+        """Every item of a paginated LIST; an expired continue token starts it afresh."""
+        items: list[R] = []
         token: str | None = None
         while True:
             try:
@@ -212,9 +208,9 @@ class EventsController:
                 if token is None:
                     raise
                 token = None  # the list took longer than the server keeps a snapshot
+                items.clear()
                 continue
-            for item in page.items:
-                yield item
+            items.extend(page.items)
             token = page.metadata.continue_ or None
             if token is None:
-                return
+                return items

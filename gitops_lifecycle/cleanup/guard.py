@@ -1,47 +1,137 @@
-"""The blast-radius guard: a sweep that would delete too much of a kind stops.
+"""The blast-radius guard: deleting too much of a kind within a window stops that policy.
 
-Too much means more than `maxShare` of the objects the sweep looked at AND more than
-`maxCount` of them. A stopped policy deletes nothing (not even one object at its own expiry)
-until a later sweep is within bounds or `blastRadius.confirmed` is set: a mass deletion is
-more often a bad setting (a TTL of `1m` instead of `1h`) than a real backlog.
+Too much means more than `maxShare` of the objects of the kind AND more than `maxCount` of
+them, counted over a sliding `window` of every deletion the policy made, whatever made it: a
+sweep, a watch event or an expiry timer (and, across all policies, the same limits over all
+their objects). A sweep is judged as a whole before anything is deleted; one deletion at a
+time is judged as it is about to happen. A stopped policy deletes nothing until
+`blastRadius.confirmed` is set, a later sweep is within bounds, or the window has passed
+since it stopped: a mass deletion is more often a bad setting (a TTL of `1m` instead of `1h`)
+than a real backlog.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.settings import BlastRadius
 
 log = logs.get("cleanup.guard")
 
+ALL = "*"
+"""The key of the limit over every policy together."""
+
 
 class BlastRadiusGuard:
-    """Judges each sweep's deletion count and remembers which policies it stopped."""
+    """Counts each policy's deletions over the window and remembers which it stopped."""
 
-    def __init__(self, settings: BlastRadius) -> None:
+    def __init__(self, settings: BlastRadius, clock: Clock) -> None:
         self._settings = settings
-        self._blocked: set[str] = set()
+        self._clock = clock
+        self._deleted: dict[str, deque[float]] = {}
+        """Policy → when each deletion within the window was admitted."""
+        self._population: dict[str, tuple[int, float]] = {}
+        """Policy → the most objects of its kind seen within the window, and when: the share
+        is measured against the kind as it was before the window's deletions."""
+        self._stopped_until: dict[str, float] = {}
+        self._fresh: list[str] = []
 
+    # --- the limits ---------------------------------------------------------------------------
     def too_much(self, *, deleting: int, total: int) -> bool:
         """Whether deleting `deleting` of `total` objects exceeds both limits."""
-        if self._settings.confirmed or total == 0:
+        if self._settings.confirmed or total <= 0:
             return False
         return deleting > self._settings.max_count and deleting / total > self._settings.max_share
 
+    def recent(self, policy: str) -> int:
+        """Deletions by `policy` within the window."""
+        times = self._deleted.get(policy)
+        if not times:
+            return 0
+        horizon = self._clock.now() - self._settings.window
+        while times and times[0] <= horizon:
+            times.popleft()
+        return len(times)
+
+    # --- judging ------------------------------------------------------------------------------
+    def population(self, policy: str, total: int | None = None) -> int:
+        """The most objects of `policy`'s kind seen within the window (noting `total`)."""
+        now = self._clock.now()
+        peak, seen = self._population.get(policy, (0, now))
+        if total is not None and (total >= peak or seen <= now - self._settings.window):
+            self._population[policy] = peak, seen = total, now
+        return peak
+
+    def would_stop(self, policy: str, *, deleting: int, total: int) -> bool:
+        """Whether a sweep deleting `deleting` of `total` now would be stopped (no record).
+
+        The share is of the kind as it was before the window's deletions: deleting one by
+        one never shrinks the base it is measured against.
+        """
+        base = self.population(policy, total)
+        return self.too_much(deleting=self.recent(policy) + deleting, total=base)
+
     def judge(self, policy: str, *, deleting: int, total: int) -> bool:
-        """Record a sweep's verdict for `policy`: True when it may go ahead."""
-        if not self.too_much(deleting=deleting, total=total):
-            self._blocked.discard(policy)
+        """A sweep's verdict for `policy` before it deletes anything: True to go ahead.
+
+        A sweep within bounds also lifts an earlier stop of the policy.
+        """
+        if not self.would_stop(policy, deleting=deleting, total=total):
+            self._stopped_until.pop(policy, None)
             return True
-        self._blocked.add(policy)
-        metrics.BLAST_RADIUS_BLOCKED.labels(policy=policy).inc()
-        log.error(
-            "blast-radius guard stopped a sweep: nothing will be deleted until the settings "
-            "are fixed or cleanup.blastRadius.confirmed is true",
-            policy=policy, would_delete=deleting, of=total,
-            max_share=self._settings.max_share, max_count=self._settings.max_count,
-        )
+        self._stop(policy, would_delete=deleting, of=total)
         return False
 
+    def admit(self, policy: str, *, total: int | None = None) -> bool:
+        """One deletion by `policy` is about to be sent: count it, or stop the policy."""
+        population = self.population(policy, total)
+        if self.blocked(policy):
+            return False
+        if self.would_stop(policy, deleting=1, total=population):
+            self._stop(policy, would_delete=self.recent(policy) + 1, of=population)
+            return False
+        recent = sum(self.recent(name) for name in self._deleted)
+        everything = sum(self.population(name) for name in self._population)
+        if self.too_much(deleting=recent + 1, total=everything):
+            self._stop(ALL, would_delete=recent + 1, of=everything)
+            return False
+        self._deleted.setdefault(policy, deque()).append(self._clock.now())
+        return True
+
+    def cancel(self, policy: str) -> None:
+        """An admitted deletion did not happen (gone, changed, failed): uncount it."""
+        times = self._deleted.get(policy)
+        if times:
+            times.pop()
+
     def blocked(self, policy: str) -> bool:
-        """Whether the last sweep of `policy` was stopped."""
-        return policy in self._blocked
+        """Whether `policy` (or every policy) is stopped at this moment."""
+        return not self._settings.confirmed and self._clock.now() < self.released_at(policy)
+
+    def released_at(self, policy: str) -> float:
+        """When a stop of `policy` ends by itself (the window passing); -inf if not stopped."""
+        return max(self._stopped_until.get(policy, -math.inf),
+                   self._stopped_until.get(ALL, -math.inf))
+
+    def newly_stopped(self) -> list[str]:
+        """Policies (or `*`) stopped since the last call: each gets one warning."""
+        fresh, self._fresh = self._fresh, []
+        return fresh
+
+    def _stop(self, policy: str, *, would_delete: int, of: int) -> None:
+        was_stopped = self._clock.now() < self._stopped_until.get(policy, -math.inf)
+        self._stopped_until[policy] = self._clock.now() + self._settings.window
+        if was_stopped:
+            return
+        self._fresh.append(policy)
+        metrics.BLAST_RADIUS_BLOCKED.labels(policy=policy).inc()
+        log.error(
+            "blast-radius guard stopped a policy: nothing more will be deleted until the "
+            "settings are fixed, cleanup.blastRadius.confirmed is true, or the window passes",
+            policy=policy, would_delete=would_delete, of=of,
+            max_share=self._settings.max_share, max_count=self._settings.max_count,
+            window_seconds=self._settings.window,
+        )

@@ -54,7 +54,7 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
 
     `term` is the leader's deadline (event-loop time) by which every deletion must be over.
     """
-    cleanup = settings.cleanup
+    cleanup = settings.cleanup_scope()
     initialise_metrics()
     if not cleanup.enabled:
         return []

@@ -47,8 +47,9 @@ class Report:
     application_slug: str | None = None
     outpost: dict[str, Any] | None = None
 
-    def set(self, kind: str, status: bool | None, reason: str, message: str = "") -> None:
-        self.conditions[kind] = Condition(status, reason, message)
+    def ok(self, kind: str, reason: str, message: str = "") -> None:
+        """Condition `kind` is met."""
+        self.conditions[kind] = Condition(status=True, reason=reason, message=message)
 
     def fail(self, reason: str, message: str, *, kind: str | None = None) -> Report:
         """Phase Failed: a person must change the spec or Authentik."""

@@ -15,7 +15,7 @@ from gitops_lifecycle.discovery.status import (
 def _ready() -> Report:
     report = Report(provider_pk=3, application_pk="u", application_slug="app")
     for kind in (PROVIDER, APPLICATION, OUTPOST):
-        report.set(kind, True, "Synced")
+        report.ok(kind, "Synced")
     return report.ready()
 
 

@@ -158,3 +158,22 @@ async def test_timestamps_come_from_the_injected_clock(sim: SimulatedCluster) ->
     created = sim.create({"apiVersion": "v1", "kind": "ConfigMap",
                           "metadata": {"name": "c", "namespace": "default"}})
     assert created["metadata"]["creationTimestamp"] == format_time(1_700_003_600)
+
+
+async def test_strategic_merge_patch_merges_service_ports_by_port_and_container_ports_by_number(
+    sim: SimulatedCluster,
+) -> None:
+    """The `patchMergeKey` of ServiceSpec.ports is `port`; of Container.ports `containerPort`."""
+    sim.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                "spec": {"ports": [{"name": "a", "port": 80, "targetPort": 80}]}})
+    sim.create(pod("p", spec={"containers": [
+        {"name": "c", "image": "x", "ports": [{"containerPort": 80}]}]}))
+    service = sim.patch("v1", "Service", "s", {"spec": {"ports": [
+        {"name": "b", "port": 8080}, {"name": "renamed", "port": 80}]}},
+        namespace="default", patch_type="strategic")
+    patched = sim.patch("v1", "Pod", "p", {"spec": {"containers": [
+        {"name": "c", "ports": [{"containerPort": 80, "name": "http"}]}]}},
+        namespace="default", patch_type="strategic")
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [
+        ("renamed", 80), ("b", 8080)]
+    assert patched["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "name": "http"}]

@@ -40,6 +40,13 @@ class _Failure:
     status: int
     method: str | None
     path: PathPredicate | None
+    id: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as the control endpoint shows it."""
+        path = self.path if isinstance(self.path, str) or self.path is None else "<predicate>"
+        return {"id": self.id, "status": self.status, "method": self.method, "path": path,
+                "count": self.remaining}
 
     def matches(self, request: web.Request) -> bool:
         if self.method and request.method.upper() != self.method.upper():
@@ -59,6 +66,7 @@ class AuthentikFaults:
     delay: float = 0.0
     is_down: bool = False
     _failures: list[_Failure] = field(default_factory=list)
+    _next_id: int = 1
 
     def down(self) -> None:
         """Drop every connection without an answer until `up()` (as when Authentik restarts)."""
@@ -73,18 +81,35 @@ class AuthentikFaults:
         self.delay = seconds
 
     def fail_next(self, n: int, status: int = 503, *, method: str | None = None,
-                  path: PathPredicate | None = None) -> None:
-        """Answer the next `n` matching requests with `status`.
+                  path: PathPredicate | None = None) -> int:
+        """Answer the next `n` matching requests with `status`; the rule's id.
 
         `path` is a regular expression searched in the path and query (`r"page=2"` fails a
         listing part-way), or a predicate on the aiohttp request.
         """
-        self._failures.append(_Failure(n, status, method, path))
+        return self._add(_Failure(n, status, method, path))
 
     def fail_all(self, status: int = 503, *, method: str | None = None,
-                 path: PathPredicate | None = None) -> None:
-        """Answer every matching request with `status` until `clear()`."""
-        self._failures.append(_Failure(None, status, method, path))
+                 path: PathPredicate | None = None) -> int:
+        """Answer every matching request with `status` until `clear()`; the rule's id."""
+        return self._add(_Failure(None, status, method, path))
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The failure rules in force."""
+        return [failure.describe() for failure in self._failures]
+
+    def remove(self, rule_id: int) -> bool:
+        """End one failure rule; whether it was in force."""
+        kept = [f for f in self._failures if f.id != rule_id]
+        found = len(kept) != len(self._failures)
+        self._failures[:] = kept
+        return found
+
+    def _add(self, failure: _Failure) -> int:
+        failure.id = self._next_id
+        self._next_id += 1
+        self._failures.append(failure)
+        return failure.id
 
     def revoke_token(self, token: str) -> None:
         """Make a token invalid from now on: requests with it get 403."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +83,10 @@ class AuthentikApi:
     validate_schema: bool
     requests: list[AuthentikRequest] = field(default_factory=list)
 
-    def app(self) -> web.Application:
-        """The aiohttp application."""
+    def app(self, control: Sequence[web.RouteDef] = ()) -> web.Application:
+        """The aiohttp application (with `control` routes under /simulation/)."""
         app = web.Application(middlewares=[self._middleware])
+        app.router.add_routes(control)
         add = app.router.add_route
         add("GET", "/-/health/live/", self._health)
         add("GET", "/-/health/ready/", self._health)
@@ -107,15 +108,9 @@ class AuthentikApi:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = AuthentikRequest(request.method, request.path, dict(request.query),
-                                  time=self.clock.now())
-        self.requests.append(record)
-        if request.can_read_body:
-            raw = await request.read()
-            try:
-                record.body = json.loads(raw) if raw else None
-            except ValueError:
-                record.body = raw.decode(errors="replace")
+        if request.path.startswith("/simulation/"):
+            return await handler(request)
+        record = await self._record(request)
         if self.faults.delay:
             await asyncio.sleep(self.faults.delay)
         if self.faults.is_down:
@@ -136,6 +131,18 @@ class AuthentikApi:
                     {"detail": f'Method "{request.method}" not allowed.'}, status=405)
         record.status = response.status
         return response
+
+    async def _record(self, request: web.Request) -> AuthentikRequest:
+        record = AuthentikRequest(request.method, request.path, dict(request.query),
+                                  time=self.clock.now())
+        self.requests.append(record)
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                record.body = json.loads(raw) if raw else None
+            except ValueError:
+                record.body = raw.decode(errors="replace")
+        return record
 
     def _authenticate(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "").strip()

@@ -13,7 +13,13 @@ from typing import Any, Self
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock, SimClock
-from gitops_lifecycle.simulation.authentik import applications, outposts, providers, schema
+from gitops_lifecycle.simulation.authentik import (
+    applications,
+    control,
+    outposts,
+    providers,
+    schema,
+)
 from gitops_lifecycle.simulation.authentik.faults import AuthentikFaults, AuthentikRequest
 from gitops_lifecycle.simulation.authentik.routes import AuthentikApi
 from gitops_lifecycle.simulation.authentik.state import (
@@ -62,7 +68,8 @@ class SimulatedAuthentik:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> SimulatedAuthentik:
         """Listen on `host:port` (0 picks a free port); `url` says where."""
-        self._runner = web.AppRunner(self.api.app(), handler_cancellation=True,
+        app = self.api.app(control.Control(self).routes())
+        self._runner = web.AppRunner(app, handler_cancellation=True,
                                      access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()

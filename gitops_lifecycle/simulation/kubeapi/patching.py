@@ -22,6 +22,14 @@ _MERGE_KEYS: dict[str, str | None] = {
 }
 
 
+def _merge_key(field: str, items: list[Any]) -> str | None:
+    """A container's `ports` merge by containerPort, a Service's by port."""
+    if field == "ports" and not any(isinstance(item, dict) and "containerPort" in item
+                                    for item in items):
+        return "port"
+    return _MERGE_KEYS[field]
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: maps merge recursively, null removes, anything else replaces."""
     if not isinstance(patch, dict):
@@ -72,7 +80,8 @@ def strategic_merge(target: Any, patch: Any) -> Any:
         elif value is None:
             result.pop(key, None)
         elif isinstance(value, list) and key in _MERGE_KEYS:
-            result[key] = _merge_list(list(result.get(key) or []), value, _MERGE_KEYS[key])
+            current = list(result.get(key) or [])
+            result[key] = _merge_list(current, value, _merge_key(key, current + value))
         else:
             merged = strategic_merge(result.get(key), value)
             if merged is None:

@@ -198,6 +198,8 @@ class Registry:
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         elif rt.kind == "Namespace":
             obj.setdefault("status", {}).setdefault("phase", "Active")
+        elif rt.kind == "Service" and not rt.group:
+            obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
     def replace(  # noqa: PLR0913 -- the parts of a PUT request
         self, rt: ResourceType, body: Obj, *, namespace: str | None, name: str,

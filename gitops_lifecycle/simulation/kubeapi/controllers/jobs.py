@@ -23,8 +23,8 @@ from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     deleting,
     is_true,
     owned_pods,
-    owner_reference,
     phase,
+    pod_from_template,
     with_condition,
 )
 from gitops_lifecycle.simulation.kubeapi.store import Change, Obj, object_key
@@ -52,17 +52,12 @@ def _ready(pod: Obj) -> bool:
 
 
 def pod_for(job: Obj) -> Obj:
-    """A new pod of the Job, from its template."""
-    meta, template = job["metadata"], (job.get("spec") or {}).get("template") or {}
-    tmeta = template.get("metadata") or {}
-    labels = {**(tmeta.get("labels") or {}), "batch.kubernetes.io/controller-uid": meta["uid"],
-              "batch.kubernetes.io/job-name": meta["name"], "controller-uid": meta["uid"],
-              "job-name": meta["name"]}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "generateName": f"{meta['name']}-", "namespace": meta.get("namespace"),
-        "labels": labels, "annotations": dict(tmeta.get("annotations") or {}),
-        "ownerReferences": [owner_reference("batch/v1", "Job", job)]},
-        "spec": dict(template.get("spec") or {})}
+    """A new pod of the Job, from its template, labelled as the real controller does."""
+    meta = job["metadata"]
+    return pod_from_template(job, "batch/v1", "Job", labels={
+        "batch.kubernetes.io/controller-uid": meta["uid"],
+        "batch.kubernetes.io/job-name": meta["name"], "controller-uid": meta["uid"],
+        "job-name": meta["name"]})
 
 
 class Jobs:

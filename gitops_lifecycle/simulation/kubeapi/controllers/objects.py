@@ -134,3 +134,21 @@ class Writer:
         self.registry.delete(CANONICAL[storage], namespace=meta.get("namespace"),
                              name=meta["name"],
                              options=DeleteOptions(propagation_policy=policy))
+
+
+def pod_from_template(
+    owner: Obj, api_version: str, kind: str, *, labels: dict[str, str] | None = None,
+    node: str | None = None,
+) -> Obj:
+    """A new pod of `owner` from its `spec.template`, controlled by it."""
+    meta = owner["metadata"]
+    template = (owner.get("spec") or {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    spec = dict(template.get("spec") or {})
+    if node is not None:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "generateName": f"{meta['name']}-", "namespace": meta.get("namespace"),
+        "labels": {**(tmeta.get("labels") or {}), **(labels or {})},
+        "annotations": dict(tmeta.get("annotations") or {}),
+        "ownerReferences": [owner_reference(api_version, kind, owner)]}, "spec": spec}
