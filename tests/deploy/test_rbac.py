@@ -35,6 +35,13 @@ from tests.retry.services import free_port
 
 Grant = tuple[str, str, str]  # verb, API group, resource
 TWO_REPLICAS = {"cleanup": {"controller": {"replicas": 2}}}
+
+
+def _exercise_values(authentik: str) -> dict[str, Any]:
+    """Two replicas, Authentik at `authentik`, and orphans due within the exercise."""
+    return {"cleanup": {"controller": {"replicas": 2, "policies": {
+        "orphanedProviders": {"maxAge": "10m"}}}},
+        "authentik": {"url": authentik}, "serviceDiscovery": {"resyncInterval": "5m"}}
 PROXYCONFIGS = Path(__file__).parents[2] / "deploy/examples/proxyconfigs/valid.yaml"
 
 
@@ -122,7 +129,12 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         sim.load_scenario(demo.scenario_text())
-        rendered = render({**TWO_REPLICAS, "authentik": {"url": authentik.url}})
+        rendered = render(_exercise_values(authentik.url))
+        # A provider and application made for a ProxyConfig that is gone: the orphan sweep
+        # records it in its state ConfigMap, and deletes it once it is old enough.
+        provider = authentik.create_provider("old-app", "https://old-app.example.com")
+        authentik.create_application("old-app", provider=provider["pk"],
+                                     meta_publisher="gitops-lifecycle:default:apps/old-app")
         await helm_apply(kubeconfig, rendered)
         # The token Secret the Deployment reads, and ProxyConfigs for service discovery.
         await kubectl(kubeconfig, "create", "secret", "generic", f"{RELEASE}-authentik",
