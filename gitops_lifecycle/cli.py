@@ -1,4 +1,4 @@
-"""The `gitops-lifecycle` command: run, demo, simulate, wait, check-config, version.
+"""The `gitops-lifecycle` command: run, demo, simulate, wait, authentik, check-config, version.
 
 Heavy libraries are imported inside the commands that need them, so that `wait` starts fast
 and small in an init container.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,16 @@ from gitops_lifecycle import __version__
 from gitops_lifecycle.settings import Settings, SettingsError, effective, load, set_path
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer ended by SIGPIPE
 
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", type=Path, help="YAML settings file (see config.example.yaml)")
-    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    common.add_argument("--log-format", choices=["auto", "json", "console"])
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="least severe log level written (default info; demo: warning)")
+    common.add_argument("--log-format", choices=["auto", "json", "console"],
+                        help="auto: coloured lines on a terminal, JSON lines elsewhere (default)")
     common.add_argument(
         "--set", action="append", metavar="KEY=VALUE", dest="sets",
         help="override one setting by its dotted key, e.g. cleanup.controller.interval=30m",
@@ -32,30 +36,52 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def _daemon_options() -> argparse.ArgumentParser:
+def _daemon_options(*, port_help: str) -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    options.add_argument("--port", type=int, help="port of /metrics, /healthz and /readyz")
-    options.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
-    options.add_argument("--context", help="kubeconfig context")
-    options.add_argument("--dry-run", action="store_true", help="delete nothing, report all")
+    options.add_argument("--port", type=int, help=f"port of /metrics, /healthz and /readyz "
+                         f"({port_help})")
+    options.add_argument("--dry-run", action="store_true",
+                         help="delete nothing, log and count what would be deleted")
     return options
+
+
+def _cluster_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    options.add_argument("--kubeconfig", type=Path,
+                         help="kubeconfig file (default: in-cluster, then $KUBECONFIG, "
+                         "then ~/.kube/config)")
+    options.add_argument("--context", help="kubeconfig context (default: its current context)")
+    return options
+
+
+def _scenarios() -> list[str]:
+    from gitops_lifecycle.simulation.scenarios import bundled
+
+    return bundled()
 
 
 def parser() -> argparse.ArgumentParser:
     """The whole command line."""
     common = _common_options()
-    daemon = _daemon_options()
     top = argparse.ArgumentParser(
         prog="gitops-lifecycle", parents=[common],
         description="Keeps GitOps clusters tidy and waits for what init containers need.",
+        epilog="Exit codes: 0 done, 1 failed, 2 bad usage or settings; `wait` also 124 when "
+        "its deadline passes and 143 when it is terminated.",
     )
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "run", parents=[common, daemon], help="run the daemon against a cluster",
-        description="Run the cleanup and service-discovery daemon against a cluster.",
+        "run", parents=[common, _daemon_options(port_help="default 8080"), _cluster_options()],
+        help="run the daemon against a cluster",
+        description="Run the daemon against a cluster: it deletes finished Jobs, pods stuck "
+        "Terminating, old Events and surplus ReplicaSets as their policies say, and (service "
+        "discovery) keeps Authentik proxy providers in step with ProxyConfig objects. With "
+        "several replicas only the leader acts.",
     )
     demo = commands.add_parser(
-        "demo", parents=[common, daemon], help="run the daemon on a simulated cluster",
+        "demo", parents=[common, _daemon_options(port_help="default: any free port")],
+        help="run the daemon on a simulated cluster",
         description="Start a simulated cluster, seed it, run the real daemon against it and "
         "tell what it does. No cluster or network needed.",
     )
@@ -65,16 +91,20 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig for kubectl here")
     simulate = commands.add_parser(
         "simulate", parents=[common], help="serve a simulated Kubernetes API and Authentik",
-        description="Serve the simulated Kubernetes API server, optionally seeded, and a "
-        "simulated Authentik API (a fresh installation: default flows, the embedded outpost). "
-        "With --kubeconfig-out PATH, three files are written beside the kubeconfig for a daemon "
-        "started separately: authentik-url (the URL), authentik-token (the API token, mode "
-        "0600) and authentik.env (GITOPS_LIFECYCLE_AUTHENTIK__URL and "
-        "GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE), i.e. the settings authentik.url and "
-        "authentik.tokenFile.",
+        description="Serve the simulated Kubernetes API server, seeded with a scenario (by "
+        "default the demo's cluster), and a simulated Authentik API (a fresh installation: "
+        "default flows, the embedded outpost). With --kubeconfig-out PATH, three files are "
+        "written beside the kubeconfig for a daemon started separately: authentik-url (the "
+        "URL), authentik-token (the API token, mode 0600) and authentik.env "
+        "(GITOPS_LIFECYCLE_AUTHENTIK__URL and GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE), i.e. the "
+        "settings authentik.url and authentik.tokenFile.",
     )
     simulate.add_argument("--port", type=int, default=0, help="port to listen on (default any)")
-    simulate.add_argument("--scenario", type=Path, help="YAML file of objects to seed")
+    seed = simulate.add_mutually_exclusive_group()
+    seed.add_argument("--scenario", default="demo",
+                      help="a bundled scenario by name (" + ", ".join(_scenarios()) + ") or a "
+                      "YAML file of objects to seed (default demo)")
+    seed.add_argument("--empty", action="store_true", help="start with no objects")
     simulate.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig here")
     simulate.add_argument("--speed", type=float, default=1.0,
                           help="simulated seconds per real second (default 1)")
@@ -92,11 +122,23 @@ def parser() -> argparse.ArgumentParser:
     from gitops_lifecycle.retry import commands as wait_commands
 
     wait_commands.add_arguments(wait, common)
+    authentik = commands.add_parser(
+        "authentik", parents=[common], help="check the Authentik API the daemon would use",
+        description="Authentik commands.",
+    )
+    authentik_commands = authentik.add_subparsers(dest="authentik_command", required=True,
+                                                  metavar="COMMAND")
+    authentik_commands.add_parser(
+        "check", parents=[common], help="URL, token, version, flows and outpost",
+        description="Check the URL, the token (never printed), the version, and the flows "
+        "and outpost the daemon would use; exit 1 if any check fails.",
+    )
     commands.add_parser(
         "check-config", parents=[common], help="validate and print the effective settings",
         description="Validate the settings and print them, secrets masked.",
     )
-    commands.add_parser("version", help="print the version", description="Print the version.")
+    commands.add_parser("version", parents=[common], help="print the version",
+                        description="Print the version.")
     return top
 
 
@@ -123,6 +165,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`check-config | head -1`): end quietly, as `head`'s writer should.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     if args.command == "version":
         print(__version__)  # noqa: T201
@@ -146,6 +197,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from gitops_lifecycle.retry import commands as wait_commands
 
         return wait_commands.main(args, settings)
+    if args.command == "authentik":
+        from gitops_lifecycle.authentik.check import check
+
+        return asyncio.run(check(settings))
     if args.command == "run":
         from gitops_lifecycle import daemon
 

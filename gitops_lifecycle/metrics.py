@@ -81,6 +81,14 @@ WATCH_RESTARTS = Counter(
 RELISTS = Counter(
     "gitops_informer_relists_total", "Full re-lists after 410 Gone or an error.", ["kind"]
 )
+KUBE_CONNECTIONS = Gauge(
+    "gitops_kubernetes_connections_in_use",
+    "Connections to the API server in use, by pool: requests, or watches (one each).", ["pool"]
+)
+KUBE_REQUESTS_WAITING = Gauge(
+    "gitops_kubernetes_requests_waiting",
+    "Requests waiting for a free connection (all of the request pool's are in use).",
+)
 UNDECODABLE = Counter(
     "gitops_informer_undecodable_objects_total",
     "Objects skipped because they do not fit what the daemon reads from them.", ["kind"]
@@ -94,6 +102,10 @@ LIST_DURATION = Histogram(
     buckets=DURATION_BUCKETS,
 )
 LEADER = Gauge("gitops_leader", "1 while this replica holds the leader lease.")
+KUBE_CONNECTION_ERRORS = Counter(
+    "gitops_kubernetes_connection_errors_total",
+    "Requests to the Kubernetes API that got no HTTP answer (refused, reset, timed out).",
+)
 KUBE_EVENTS = Counter(
     "gitops_kubernetes_events_total", "Kubernetes Events recorded.", ["reason"]
 )

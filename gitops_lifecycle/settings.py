@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BaseModel,
     BeforeValidator,
@@ -144,6 +145,13 @@ class NamespaceScope(Section):
         return NamespaceScope(include=include, exclude=exclude)
 
 
+class WatchScope(NamespaceScope):
+    watch_each_up_to: int = Field(10, ge=0)
+    """With at most this many namespaces in `include`, each gets a list and watch of its own
+    (a Role per namespace suffices); with more, one cluster-wide list and watch per resource,
+    filtered by the daemon (needs cluster-wide list/watch)."""
+
+
 class LeaderElectionSettings(Section):
     enabled: bool = True
     """Elect a leader on a Lease so that with several replicas only one acts."""
@@ -179,8 +187,14 @@ class LeaderElectionSettings(Section):
         return value
 
 
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError("no such file" if not path.exists() else "not a file")
+    return path
+
+
 class KubernetesSettings(Section):
-    kubeconfig: Path | None = None
+    kubeconfig: Annotated[Path | None, AfterValidator(_existing_file)] = None
     """Path to a kubeconfig; default: in-cluster config, then KUBECONFIG, then ~/.kube/config."""
     context: str | None = None
     """Kubeconfig context to use (default: the current context)."""
@@ -188,7 +202,13 @@ class KubernetesSettings(Section):
     """Client-side limit on API requests per second."""
     burst: int = Field(40, ge=1)
     """Requests allowed above `qps` in a burst."""
-    namespaces: NamespaceScope = NamespaceScope()
+    request_timeout: PositiveDuration = 30.0
+    """Longest a request may take once it has a connection (waiting for one does not count)."""
+    list_timeout: PositiveDuration = 60.0
+    """Longest one page of an informer's LIST may take (large pages of large objects)."""
+    page_size: int = Field(500, ge=1, le=10000)
+    """Objects per page of an informer's LIST."""
+    namespaces: WatchScope = WatchScope()
     """Which namespaces the informers watch."""
     label_selector: str = ""
     """Label selector the informers pass to the API server."""
@@ -541,7 +561,8 @@ def _describe(exc: ValidationError) -> str:
             lines.append(f"{key}: unknown setting")
             continue
         given = error.get("input")
-        shown = "***" if _is_secret_key(key) else repr(given)
+        shown = "***" if _is_secret_key(key) else repr(str(given) if isinstance(given, Path)
+                                                          else given)
         lines.append(f"{key}: {shown} is invalid: {_expected(error)}")
     return "; ".join(lines)
 

@@ -151,8 +151,9 @@ async def test_without_leader_election_a_controller_runs_at_once() -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_an_unreachable_cluster_configuration_exits_1(tmp_path: Path) -> None:
-    config = settings(kubernetes={"kubeconfig": str(tmp_path / "missing")},
+async def test_an_unusable_cluster_configuration_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "no-context").write_text("apiVersion: v1\nkind: Config\n")
+    config = settings(kubernetes={"kubeconfig": str(tmp_path / "no-context")},
                       server={"host": "127.0.0.1", "port": 0})
     assert await daemon.run(config, asyncio.Event()) == 1
 

@@ -26,7 +26,7 @@ async def test_the_demo_runs_for_its_duration_and_exits_zero(
     assert code == 0
     assert "seeded with 28 objects" in out
     assert "cluster now: 6 Jobs" in out
-    assert "deleted in all:" in out
+    assert "the daemon did this:" in out
     assert (tmp_path / "kubeconfig").exists()
 
 
@@ -62,3 +62,19 @@ async def test_the_narrator_tells_which_job_went_and_how_long_after_it_finished(
     assert lines[1].endswith("deleted Pod shop/worker-5d8f9-abcde (stuck Terminating for 40m "
                              "on node-c)")
     assert narrator.deleted == {"Job": 1, "Pod": 1}
+
+
+async def test_the_demo_creates_providers_and_collects_the_orphan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load(None, {"server": {"port": 0}})
+    args = argparse.Namespace(duration="6s", speed=3600.0,
+                              kubeconfig_out=tmp_path / "kubeconfig")
+    assert await demo.run(settings, args) == 0
+    out = capsys.readouterr().out
+    assert "3 ProxyConfigs applied" in out
+    for name in ("grafana", "prometheus", "home-assistant"):
+        assert f"Authentik: created provider '{name}'" in out
+    assert "Authentik: deleted provider 'old-wiki'" in out
+    assert "Authentik: 3 provider(s) created, 1 orphaned provider(s) collected" in out
+    assert "Authentik now: 4 providers (grafana, hand-made, home-assistant, prometheus)" in out

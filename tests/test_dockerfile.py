@@ -20,10 +20,16 @@ def _final_stage() -> list[dockerfile.Command]:
     return commands[last_from:]
 
 
-def test_build_is_multi_stage_on_a_slim_python_base() -> None:
-    bases = [c.value[0] for c in _commands() if c.cmd == "FROM"]
+def test_build_is_multi_stage_on_a_slim_python_base_by_default() -> None:
+    commands = _commands()
+    defaults = {c.value[0].split("=")[0]: c.value[0].split("=", 1)[1]
+                for c in commands if c.cmd == "ARG" and "=" in c.value[0]}
+    bases = [c.value[0] for c in commands if c.cmd == "FROM"]
     assert len(bases) >= 2
-    assert all(base.startswith("python:3.11-slim") for base in bases)
+    assert bases[0] == "${BASE}"
+    assert bases[-1] == "${RUNTIME_BASE}"
+    assert defaults["BASE"].startswith("python:3.11-slim")
+    assert defaults["RUNTIME_BASE"] == defaults["BASE"]
 
 
 def test_package_is_installed_by_pip_from_the_project() -> None:

@@ -184,7 +184,7 @@ class ProxyConfigController:
     async def _reconcile(self, obj: ProxyConfig, parsed: ProxySpec | Invalid,
                          report: Report) -> None:
         if isinstance(parsed, Invalid):
-            report.fail("InvalidSpec", parsed.message)
+            report.fail("InvalidSpec", parsed.message or "the spec is invalid")
             return
         if not parsed.enabled:
             report.pending("Disabled", "spec.authentikConfig.enabled is false")

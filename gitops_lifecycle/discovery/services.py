@@ -109,15 +109,10 @@ class ServiceController:
             self.queue.add(obj.key)
 
     async def run(self) -> None:
-        await self.services.has_synced.wait()
-        await self.proxyconfigs.has_synced.wait()
-        for service in list(self.services.values()):
-            self.queue.add(service.key)
-        for proxyconfig in list(self.proxyconfigs.values()):
-            if any(ref.kind == "Service" for ref in proxyconfig.metadata.owner_references):
-                self.queue.add(proxyconfig.key)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.services.run(), name=self.services.name)
+            await self.services.has_synced.wait()
+            await self.proxyconfigs.has_synced.wait()
             group.create_task(self.queue.run(), name=self.queue.name)
 
     async def reconcile(self, key: str) -> Result:

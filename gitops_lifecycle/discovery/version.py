@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.authentik.client import Authentik
 from gitops_lifecycle.authentik.errors import ForbiddenError
+from gitops_lifecycle.authentik.versions import supported
 
 log = logs.get("discovery.version")
-
-OLDEST = (2024, 10)
-"""The oldest Authentik release whose API this daemon speaks."""
-
-
-def parse_version(text: str) -> tuple[int, int] | None:
-    """(year, month) of `2025.10.1`; None when it is not a release version."""
-    match = re.match(r"^\s*(\d{4})\.(\d{1,2})", text)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def supported(text: str) -> str | None:
-    """Why version `text` is not supported (None when it is, or cannot be told)."""
-    version = parse_version(text)
-    if version is not None and version < OLDEST:
-        return (f"Authentik {text} is older than the oldest supported release "
-                f"{OLDEST[0]}.{OLDEST[1]}; upgrade Authentik")
-    return None
-
 
 class VersionCheck:
     """Asks once (again after a failure), remembers the answer."""

@@ -1,20 +1,35 @@
-"""A small Kubernetes API client: raw JSON over one aiohttp session, decoded into records.
+"""A small Kubernetes API client: raw JSON over aiohttp, decoded into records.
 
 Every request passes a client-side QPS/burst limit (as client-go's does) and every failure
 becomes one of `kube.errors`, with the aiohttp exception chained.
+
+Connections come from two pools. A watch holds its HTTP/1.1 connection for minutes, so
+watches have a pool of their own without a limit (informers keep their number small), and
+requests (GET, LIST pages, writes) share `max_requests` others. A request's timeout starts
+once it has a connection: waiting for one is queueing, not a slow server.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
 from typing import Any, Literal, Self, TypeVar
 
 import aiohttp
 import msgspec
 
-from gitops_lifecycle import __version__
+from gitops_lifecycle import __version__, metrics
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube import connection as connections
 from gitops_lifecycle.kube.errors import (
@@ -45,6 +60,10 @@ LEADERSHIP = "/apis/coordination.k8s.io/"
 neither a burst of deletions nor informers' errors can delay a renewal into a lost lease."""
 LEADERSHIP_QPS = 5.0
 LEADERSHIP_BURST = 10
+MAX_RETRY_AFTER = 60.0
+"""The longest `Retry-After` honoured; longer ones are cut to this."""
+CONNECTIONS = 100
+"""Requests in flight at once (each on a connection of its own); watches are not counted."""
 
 
 @functools.cache
@@ -76,7 +95,8 @@ class Kube:
 
     def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],  # noqa: PLR0913 - how to connect, and the limits
                  qps: float = 20, burst: int = 40, timeout: float = 30,
-                 breaker: Breaker | None = None, clock: Clock | None = None,
+                 list_timeout: float = 60, breaker: Breaker | None = None,
+                 clock: Clock | None = None, max_requests: int = CONNECTIONS,
                  component: str | None = None) -> None:
         self._load = load
         # The API server's audit log names the caller by its User-Agent: which command made a
@@ -89,8 +109,12 @@ class Kube:
         self._leadership = TokenBucket(clock=clock or Clock(), rate=max(qps, LEADERSHIP_QPS),
                                        burst=max(burst, LEADERSHIP_BURST))
         self._timeout = timeout
+        self._list_timeout = list_timeout
+        self._slots = asyncio.Semaphore(max_requests)
+        self._in_use = {"requests": 0, "watches": 0}
         self._connection: connections.Connection | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(cls, settings: KubernetesSettings, *,
@@ -107,21 +131,59 @@ class Kube:
         if circuit is not None:
             breaker = Breaker("kubernetes", circuit, failures=(APIConnectionError, ServerError))
         return cls(load=functools.partial(connections.load, settings),
-                   qps=settings.qps, burst=settings.burst, breaker=breaker, clock=clock,
+                   qps=settings.qps, burst=settings.burst, timeout=settings.request_timeout,
+                   list_timeout=settings.list_timeout, breaker=breaker, clock=clock,
                    component=component)
 
     async def __aenter__(self) -> Self:
         self._connection = await self._load()
-        self._session = aiohttp.ClientSession(
+        # No limit in either connector: the request slots bound requests, and a connector's
+        # own queue would count against the request's timeout.
+        self._session, self._watch_session = (aiohttp.ClientSession(
             headers={"Accept": JSON, "User-Agent": self.user_agent},
-            connector=aiohttp.TCPConnector(limit=100, ssl=self._connection.ssl),
-        )
+            connector=aiohttp.TCPConnector(limit=0, ssl=self._connection.ssl),
+        ) for _ in range(2))
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
+
+    def connections_in_use(self) -> dict[str, int]:
+        """Connections busy now: {"requests": n, "watches": m}."""
+        return dict(self._in_use)
+
+    @contextlib.contextmanager
+    def _using(self, pool: str) -> Iterator[None]:
+        self._in_use[pool] += 1
+        metrics.KUBE_CONNECTIONS.labels(pool=pool).inc()
+        try:
+            yield
+        finally:
+            self._in_use[pool] -= 1
+            metrics.KUBE_CONNECTIONS.labels(pool=pool).dec()
+
+    @contextlib.asynccontextmanager
+    async def _request_slot(self, path: str) -> AsyncIterator[None]:
+        if path.startswith(LEADERSHIP):  # one request at a time; never behind a queue
+            with self._using("requests"):
+                yield
+            return
+        if self._slots.locked():
+            metrics.KUBE_REQUESTS_WAITING.inc()
+            try:
+                await self._slots.acquire()
+            finally:
+                metrics.KUBE_REQUESTS_WAITING.dec()
+        else:
+            await self._slots.acquire()
+        try:
+            with self._using("requests"):
+                yield
+        finally:
+            self._slots.release()
 
     @property
     def host(self) -> str:
@@ -148,7 +210,8 @@ class Kube:
             "limit": limit, "continue": continue_token, "labelSelector": label_selector,
             "fieldSelector": field_selector, "resourceVersion": resource_version,
         })
-        body = await self.request("GET", resource.path(namespace), params=params)
+        body = await self.request("GET", resource.path(namespace), params=params,
+                                  timeout=self._list_timeout)
         return decode(ObjectList[record], body)  # type: ignore[valid-type]
 
     async def watch(  # noqa: PLR0913 - the WATCH query parameters
@@ -174,12 +237,13 @@ class Kube:
         idle = idle_timeout if idle_timeout is not None else timeout_seconds + self._timeout
         timeout = aiohttp.ClientTimeout(sock_connect=self._timeout, sock_read=idle)
         response = await self._open("GET", resource.path(namespace), params=params,
-                                    timeout=timeout)
-        async with response:
-            if opened is not None:
-                opened()
-            async for line in _lines(response):
-                yield _watch_event(record, line)
+                                    timeout=timeout, watch=True)
+        with self._using("watches"):
+            async with response:
+                if opened is not None:
+                    opened()
+                async for line in _lines(response):
+                    yield _watch_event(record, line)
 
     # --- writes -----------------------------------------------------------------------------
     async def create(self, resource: Resource, body: Any, *, record: type[T],
@@ -223,20 +287,22 @@ class Kube:
         await self.request("DELETE", resource.path(namespace, name), body=options)
 
     # --- transport --------------------------------------------------------------------------
-    async def request(self, method: str, path: str, *, params: Params | None = None,
-                      body: Any = None, content_type: str = JSON) -> bytes:
+    async def request(self, method: str, path: str, *, params: Params | None = None,  # noqa: PLR0913
+                      body: Any = None, content_type: str = JSON,
+                      timeout: float | None = None) -> bytes:  # noqa: ASYNC109 - a request's own limit, once it has a connection
         """The raw body of a successful answer; an error status raises its `APIError`."""
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
-        response = await self._open(method, path, params=params, body=body,
-                                    content_type=content_type, timeout=timeout)
-        async with response:
-            return await _read(response)
+        limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
+        async with self._request_slot(path):
+            response = await self._open(method, path, params=params, body=body,
+                                        content_type=content_type, timeout=limit)
+            async with response:
+                return await _read(response)
 
     async def _open(self, method: str, path: str, *, params: Params | None, body: Any = None,  # noqa: PLR0913
-                    content_type: str = JSON,
+                    content_type: str = JSON, watch: bool = False,
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
         send = functools.partial(self._send, method, path, params=params, body=body,
-                                 content_type=content_type, timeout=timeout)
+                                 content_type=content_type, timeout=timeout, watch=watch)
         if self._breaker is None or path.startswith(LEADERSHIP):
             return await send()
         try:
@@ -245,9 +311,9 @@ class Kube:
             raise APIConnectionError(f"{method} {path}: {exc}") from exc
 
     async def _send(self, method: str, path: str, *, params: Params | None, body: Any = None,  # noqa: PLR0913
-                    content_type: str = JSON,
+                    content_type: str = JSON, watch: bool = False,
                     timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:  # noqa: ASYNC109 - aiohttp's own timeout
-        connection, session = self._connected()
+        connection, session = self._connected(watch=watch)
         data = body if body is None or isinstance(body, bytes) else msgspec.json.encode(body)
         await (self._leadership if path.startswith(LEADERSHIP) else self._limiter).acquire()
         for retry_auth in (True, False):
@@ -260,7 +326,8 @@ class Kube:
                     timeout=timeout, server_hostname=connection.server_hostname,
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise APIConnectionError(f"{method} {path}: {exc!r}") from exc
+                metrics.KUBE_CONNECTION_ERRORS.inc()
+                raise APIConnectionError.of(f"{method} {path}", exc) from exc
             if response.status < 400:
                 return response
             async with response:
@@ -269,17 +336,19 @@ class Kube:
                 raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _connected(self) -> tuple[connections.Connection, aiohttp.ClientSession]:
-        if self._connection is None or self._session is None:
+    def _connected(self, *, watch: bool = False,
+                   ) -> tuple[connections.Connection, aiohttp.ClientSession]:
+        session = self._watch_session if watch else self._session
+        if self._connection is None or session is None:
             raise KubeError("use the client inside `async with`")
-        return self._connection, self._session
+        return self._connection, session
 
 
 async def _read(response: aiohttp.ClientResponse, *, check: bool = True) -> bytes:
     try:
         body = await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"reading {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"reading {response.url.path}", exc) from exc
     if check and response.status >= 400:
         raise _error(response, body)
     return body
@@ -297,7 +366,7 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
                 if line.strip():
                     yield line
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(f"watch {response.url.path}: {exc!r}") from exc
+        raise APIConnectionError.of(f"watch {response.url.path}", exc) from exc
     if buffer.strip():
         yield bytes(buffer)
 
@@ -331,9 +400,11 @@ def _error(response: aiohttp.ClientResponse, body: bytes) -> APIError:
 
 def _retry_after(header: str | None) -> float | None:
     try:
-        return float(header) if header else None
+        seconds = float(header) if header else None
     except ValueError:
         return None  # an HTTP date: the caller's own backoff applies
+    # A server (or a proxy in front of it) asking for an hour must not park a caller that long.
+    return None if seconds is None else min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _drop_empty(values: Mapping[str, Any]) -> dict[str, Any]:

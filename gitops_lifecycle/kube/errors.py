@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class KubeError(Exception):
     """Anything that went wrong talking to the Kubernetes API server."""
@@ -9,6 +11,24 @@ class KubeError(Exception):
 
 class APIConnectionError(KubeError):
     """The request did not get an HTTP answer (refused, reset, timed out, TLS)."""
+
+    @classmethod
+    def of(cls, what: str, exc: BaseException) -> APIConnectionError:
+        """`what` failed because of the transport error `exc`, said in words."""
+        return cls(f"{what}: {in_words(exc)}")
+
+
+def in_words(exc: BaseException) -> str:
+    """A transport error as a person would say it, not as its repr."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    os_error = getattr(exc, "os_error", None)
+    host, port = getattr(exc, "host", None), getattr(exc, "port", None)
+    if host is not None and isinstance(os_error, OSError):
+        reason = os.strerror(os_error.errno) if os_error.errno else \
+            str(os_error) or type(os_error).__name__
+        return f"cannot connect to {host}:{port}: {reason}"
+    return str(exc) or type(exc).__name__
 
 
 class APIError(KubeError):

@@ -13,7 +13,7 @@ and `last_heard` tell controllers whether the cache is live. An object that does
 record is skipped (counted, logged once), never the stream it came in.
 
 Scope: one list+watch per included namespace while they are few; with more than
-`max_namespace_watches` of them (or none named), one cluster-wide list+watch filtered here.
+`watch_each_up_to` of them (or none named), one cluster-wide list+watch filtered here.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from gitops_lifecycle.kube.errors import (
 )
 from gitops_lifecycle.kube.records import Object, R
 from gitops_lifecycle.kube.resources import Resource
-from gitops_lifecycle.settings import NamespaceScope
+from gitops_lifecycle.settings import NamespaceScope, WatchScope
 
 log = logs.get("informer")
 
@@ -76,7 +76,6 @@ class Informer(Generic[R]):
         namespaces: NamespaceScope | None = None, label_selector: str = "",
         field_selector: str = "", clock: Clock | None = None, health: Health | None = None,
         page_size: int = 500, watch_timeout: int = 300, bookmark_interval: float = 60.0,
-        max_namespace_watches: int = 10,
     ) -> None:
         self.name = f"informer:{resource.plural}"
         self.resource = resource
@@ -92,7 +91,8 @@ class Informer(Generic[R]):
         # The API server bookmarks every watch about once a minute: two minutes of silence
         # mean the connection is gone, whatever TCP says.
         self.silence_limit = 2 * bookmark_interval
-        self._max_namespace_watches = max_namespace_watches
+        self._include = frozenset(self._namespaces.include)
+        self._exclude = frozenset(self._namespaces.exclude)
         self._scopes = [_Scope(namespace, Backoff(clock=self._clock))
                         for namespace in self._scope_namespaces()]
         self._undecodable: set[str] = set()
@@ -162,6 +162,14 @@ class Informer(Generic[R]):
     def _heard(self, scope: _Scope) -> None:
         scope.heard = self._clock.monotonic()
 
+    def _allows(self, namespace: str) -> bool:
+        """`NamespaceScope.allows`, in sets: it runs for every object listed or watched."""
+        if not namespace:
+            return True
+        if namespace in self._exclude:
+            return False
+        return not self._include or namespace in self._include
+
     # --- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """List and watch until cancelled (one loop per namespace watched)."""
@@ -177,8 +185,10 @@ class Informer(Generic[R]):
         include = self._namespaces.include
         if not self.resource.namespaced or not include:
             return [None]
-        named: list[str | None] = [ns for ns in include if self._namespaces.allows(ns)]
-        if len(named) > self._max_namespace_watches:
+        named: list[str | None] = [ns for ns in include if self._allows(ns)]
+        limit = self._namespaces.watch_each_up_to if isinstance(self._namespaces, WatchScope) \
+            else WatchScope().watch_each_up_to
+        if len(named) > limit:
             # A watch holds a connection for minutes and the API server's field selector on
             # metadata.namespace takes one namespace: past a few, watch once and filter here.
             return [None]
@@ -263,7 +273,7 @@ class Informer(Generic[R]):
 
     def _apply_listed(self, item: R, seen: dict[str, set[str]]) -> None:
         meta = item.metadata
-        if not self._namespaces.allows(meta.namespace):
+        if not self._allows(meta.namespace):
             return
         item.compact()
         # Names, not keys: a key string per object would outlive the list in the allocator.
@@ -320,7 +330,7 @@ class Informer(Generic[R]):
         return int(self._watch_timeout * random.uniform(1.0, 2.0))  # noqa: S311
 
     def _on_event(self, kind: str, obj: R) -> None:
-        if kind == "BOOKMARK" or not self._namespaces.allows(obj.metadata.namespace):
+        if kind == "BOOKMARK" or not self._allows(obj.metadata.namespace):
             return
         if kind == "DELETED":
             self._remove(obj.metadata.namespace, obj.metadata.name)
@@ -344,7 +354,7 @@ class Informer(Generic[R]):
             self._undecodable.add(meta.key)
             log.warning("skipping an object that cannot be decoded", kind=self._kind,
                         key=meta.key, change=kind, error=error)
-        if self._namespaces.allows(meta.namespace):
+        if self._allows(meta.namespace):
             self._remove(meta.namespace, meta.name)
             metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
 

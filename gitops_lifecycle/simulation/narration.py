@@ -41,7 +41,7 @@ class Narrator:
         self._cluster = cluster
         self._clock = clock
         self._out = out or sys.stdout
-        self._began = clock.now()
+        self.began = clock.now()
         self._unsubscribe: list[Callable[[], None]] = []
         self.deleted: Counter[str] = Counter()
         self._events_deleted = 0
@@ -62,7 +62,7 @@ class Narrator:
         """One line, stamped with the simulated time and how far it is from the start."""
         now = self._clock.now()
         stamp = format_time(now)[11:19]
-        elapsed = human_age(now - self._began)
+        elapsed = human_age(now - self.began)
         print(f"[{stamp} sim, +{elapsed:>6}] {text}", file=self._out, flush=True)
 
     def flush(self) -> None:

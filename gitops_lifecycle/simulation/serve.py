@@ -16,6 +16,7 @@ import signal
 import sys
 
 from gitops_lifecycle.clock import SimClock
+from gitops_lifecycle.simulation import scenarios
 from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
 from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
@@ -29,13 +30,16 @@ async def run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     clock = SimClock(speed=args.speed)
     sim = SimulatedCluster(clock=clock, controllers=True)
-    if args.scenario is not None:
+    if not args.empty:
+        scenario = scenarios.find(args.scenario)
         try:
-            seeded = sim.load_scenario(args.scenario)
+            seeded = sim.load_scenario(scenario.read_text())
         except (OSError, ScenarioError) as exc:
-            print(f"gitops-lifecycle simulate: {exc}", file=sys.stderr)  # noqa: T201
+            known = ", ".join(scenarios.bundled())
+            print(f"gitops-lifecycle simulate: scenario {args.scenario!r}: {exc} "  # noqa: T201
+                  f"(bundled scenarios: {known})", file=sys.stderr)
             return 2
-        print(f"seeded {len(seeded)} objects from {args.scenario}")  # noqa: T201
+        print(f"seeded {len(seeded)} objects from scenario {args.scenario}")  # noqa: T201
     if not sim.list("v1", "Node"):
         sim.set_node_ready("node-1")  # somewhere for pods to run
     # Seeded objects live as long as the process: keep them out of the collector's scans.

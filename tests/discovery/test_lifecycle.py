@@ -204,3 +204,44 @@ async def test_authentik_down_degrades_opens_the_breaker_deletes_nothing_then_re
         assert {w.path for w in deletes} == {
             "/api/v3/providers/proxy/1/", "/api/v3/core/applications/grafana/"}
         assert run.discovery.client.circuit_state == "closed"
+
+
+async def test_unsupported_authentik_version_fails_clearly(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    async with SimulatedAuthentik(version="2024.6.3", validate_schema="off") as old, \
+            running(sim, old, tmp_path, settings(old)) as run:
+        sim.create(proxyconfig("grafana"))
+        await run.until(lambda: run.phase("grafana") == "Failed")
+        assert run.condition("grafana")["reason"] == "UnsupportedVersion"
+        assert "older than the oldest supported release" in run.condition("grafana")["message"]
+        assert old.writes() == []
+        assert REGISTRY.get_sample_value("gitops_authentik_info",
+                                         {"version": "2024.6.3"}) == 1
+
+
+async def test_labelled_service_gets_an_owned_proxyconfig(
+    sim: SimulatedCluster, sim_authentik: SimulatedAuthentik, tmp_path: Path
+) -> None:
+    async with running(sim, sim_authentik, tmp_path, settings(sim_authentik)) as run:
+        service = sim.create({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "grafana", "namespace": "apps",
+                         "labels": {"authentik.io/proxy": "enabled"},
+                         "annotations": {"authentik.io/external-host": "https://g.example.com",
+                                         "authentik.io/port": "3000"}},
+            "spec": {"ports": [{"port": 3000}]},
+        })
+        await run.ready("grafana")
+        owner = run.get("grafana")["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["uid"]) == ("Service", service["metadata"]["uid"])
+        provider = sim_authentik.provider("apps-grafana")
+        assert provider["internal_host"] == "http://grafana.apps.svc.cluster.local:3000"
+        sim.patch("v1", "Service", "grafana", namespace="apps", patch={
+            "metadata": {"annotations": {"authentik.io/external-host": "https://h.example.com"}}})
+        await run.until(lambda: sim_authentik.provider("apps-grafana")["external_host"]
+                        == "https://h.example.com")
+        sim.patch("v1", "Service", "grafana", namespace="apps",
+                  patch={"metadata": {"labels": {"authentik.io/proxy": None}}})
+        await run.until(lambda: run.get("grafana") is None)
+        assert sim_authentik.provider("apps-grafana") is None

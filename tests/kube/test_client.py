@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
+from pydantic import ValidationError
 
 from gitops_lifecycle.kube import errors
 from gitops_lifecycle.kube.client import Kube
@@ -140,6 +141,24 @@ async def test_throttling_carries_the_servers_retry_after(sim, kube):
     assert caught.value.retry_after == 3
 
 
+async def test_a_retry_after_of_an_hour_is_cut_to_a_minute(sim, kube):
+    sim.faults.fail_next(1, 429, retry_after=3600)
+    with pytest.raises(errors.TooManyRequestsError) as caught:
+        await kube.list_page(JOBS, record=Job)
+    assert caught.value.retry_after == 60
+
+
+async def test_a_list_page_may_take_longer_than_a_request_up_to_the_list_timeout(sim, tmp_path):
+    sim.create(job("a"))
+    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
+    async with Kube.from_settings(settings(path, request_timeout=30, list_timeout=60)) as kube:
+        sim.faults.latency(45)  # a page of large objects from a busy server
+        page = await kube.list_page(JOBS, record=Job)
+        assert [item.metadata.name for item in page.items] == ["a"]
+        with pytest.raises(errors.APIConnectionError):
+            await kube.get(JOBS, "a", namespace="default", record=Job)
+
+
 async def test_server_failures_are_server_errors(sim, kube):
     sim.faults.fail_next(1, 503)
     with pytest.raises(errors.ServerError) as caught:
@@ -191,14 +210,20 @@ async def test_a_refused_connection_is_a_connection_error_with_the_cause_chained
 
 
 async def test_using_the_client_outside_its_context_is_an_error(tmp_path):
-    kube = Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "none"))
+    kube = Kube.from_settings(KubernetesSettings())
     with pytest.raises(errors.KubeError):
         await kube.request("GET", "/version")
 
 
-async def test_a_missing_kubeconfig_is_a_configuration_error(tmp_path):
+async def test_a_missing_kubeconfig_is_an_invalid_setting(tmp_path):
+    with pytest.raises(ValidationError, match="no such file"):
+        KubernetesSettings(kubeconfig=tmp_path / "none")
+
+
+async def test_a_kubeconfig_without_a_context_is_a_configuration_error(tmp_path):
+    (tmp_path / "empty").write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(errors.ConfigurationError):
-        async with Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "none")):
+        async with Kube.from_settings(KubernetesSettings(kubeconfig=tmp_path / "empty")):
             pass
 
 

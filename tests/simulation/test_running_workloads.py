@@ -215,3 +215,17 @@ objects:
            sim.get("apps/v1", "ReplicaSet", "web-3", "default")]
     assert now == seeded
     assert sim.list("v1", "Pod") == []
+
+
+async def test_the_controllers_record_what_they_did_as_events(sim: SimulatedCluster) -> None:
+    sim.create({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "j", "namespace": "default"},
+                "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "c", "image": "busybox", "command": ["sleep", "1"]}]}}}})
+    await until(lambda: any(e["reason"] == "Completed" for e in sim.list("v1", "Event")))
+    events = sorted((e["involvedObject"]["kind"], e["reason"], e["source"]["component"])
+                    for e in sim.list("v1", "Event"))
+    assert events == [("Job", "Completed", "job-controller"),
+                      ("Job", "SuccessfulCreate", "job-controller"),
+                      ("Pod", "Scheduled", "default-scheduler"),
+                      ("Pod", "Started", "kubelet")]

@@ -36,7 +36,8 @@ async def test_simulate_serves_a_seeded_cluster_and_stops_on_sigterm(tmp_path: P
 
 async def test_an_outage_is_rehearsed_from_outside_the_simulate_process(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gitops_lifecycle", "simulate", stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "gitops_lifecycle", "simulate", "--empty",
+        stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
@@ -62,7 +63,7 @@ async def test_simulate_serves_authentik_and_writes_its_url_and_token_beside_the
 ) -> None:
     kubeconfig = tmp_path / "out" / "kubeconfig"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gitops_lifecycle", "simulate", "--kubeconfig-out",
+        sys.executable, "-m", "gitops_lifecycle", "simulate", "--empty", "--kubeconfig-out",
         str(kubeconfig), "--authentik-schema", "off", stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     try:

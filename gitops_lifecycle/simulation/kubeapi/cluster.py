@@ -203,6 +203,7 @@ class SimulatedCluster:
         for raw in scenario.documents(source):
             obj = scenario.prepare(raw, now)
             self._resolve_owners(obj)
+            self._resolve_involved(obj)
             created.append(self.create(obj))
         return created
 
@@ -218,6 +219,16 @@ class SimulatedCluster:
             ref["uid"] = owner["metadata"]["uid"]
             ref.setdefault("controller", True)
             ref.setdefault("blockOwnerDeletion", True)
+
+    def _resolve_involved(self, obj: dict[str, Any]) -> None:
+        """An Event names its object by uid too: `kubectl describe` finds Events by it."""
+        involved = obj.get("involvedObject") or obj.get("regarding")
+        if not involved or involved.get("uid") or not involved.get("apiVersion"):
+            return
+        found = self.get(involved["apiVersion"], involved["kind"], involved["name"],
+                         involved.get("namespace"))
+        if found is not None:
+            involved["uid"] = found["metadata"]["uid"]
 
     def set_node_ready(self, name: str, ready: bool = True) -> dict[str, Any]:
         """Create or update a node with its Ready condition True or False (Unknown)."""

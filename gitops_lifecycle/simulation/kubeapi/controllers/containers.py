@@ -18,6 +18,7 @@ from typing import Any
 
 from gitops_lifecycle.clock import format_time, parse_time
 from gitops_lifecycle.settings import parse_duration
+from gitops_lifecycle.simulation.kubeapi.controllers.events import POD, record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     NODES,
     PODS,
@@ -131,6 +132,9 @@ class Containers:
         for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
             status = with_condition(status, kind, "True", now=now)
         self._writer.status(PODS, pod, status)
+        for container in spec.get("containers") or ():
+            record(self._writer, pod, POD, "Started", f"Started container {container['name']}",
+                   component="kubelet")
         return None if seconds is None else now + seconds
 
     def _exit(self, pod: Obj, now: float, seconds: float) -> float | None:

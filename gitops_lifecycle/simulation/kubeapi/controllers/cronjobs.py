@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from gitops_lifecycle.clock import format_time, parse_time
+from gitops_lifecycle.simulation.kubeapi.controllers.events import record
 from gitops_lifecycle.simulation.kubeapi.controllers.jobs import finished
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     CRONJOBS,
@@ -31,6 +32,7 @@ from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
 from gitops_lifecycle.simulation.kubeapi.store import Change, Obj
 
 SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+CRONJOB = ("batch/v1", "CronJob")
 
 
 def _times(spec: dict[str, Any], now: float) -> tuple[float, float] | None:
@@ -98,10 +100,14 @@ class CronJobs:
             if spec.get("concurrencyPolicy") == "Replace":
                 for job in running:
                     self._writer.delete(JOBS, job)
+                    record(self._writer, cronjob, CRONJOB, "SuccessfulDelete",
+                           f"Deleted job {job['metadata']['name']}", component=self.name)
                 running = []
-            running.append(self._start(cronjob, latest))
+            running.append(started := self._start(cronjob, latest))
+            record(self._writer, cronjob, CRONJOB, "SuccessfulCreate",
+                   f"Created job {started['metadata']['name']}", component=self.name)
             status["lastScheduleTime"] = format_time(latest)
-        jobs = self._trim(spec, [job for job in jobs if finished(job)]) + running
+        jobs = self._trim(cronjob, [job for job in jobs if finished(job)]) + running
         self._report(cronjob, status, jobs)
         return upcoming
 
@@ -120,7 +126,8 @@ class CronJobs:
             "ownerReferences": [owner_reference("batch/v1", "CronJob", cronjob)]},
             "spec": dict(template.get("spec") or {})}, meta["namespace"])
 
-    def _trim(self, spec: dict[str, Any], done: list[Obj]) -> list[Obj]:
+    def _trim(self, cronjob: Obj, done: list[Obj]) -> list[Obj]:
+        spec = cronjob.get("spec") or {}
         kept: list[Obj] = []
         for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit", 3)),
                             ("Failed", spec.get("failedJobsHistoryLimit", 1))):
@@ -128,6 +135,8 @@ class CronJobs:
             cut = max(len(group) - int(limit), 0)
             for job in group[:cut]:
                 self._writer.delete(JOBS, job)
+                record(self._writer, cronjob, CRONJOB, "SuccessfulDelete",
+                       f"Deleted job {job['metadata']['name']}", component=self.name)
             kept += group[cut:]
         return kept
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gitops_lifecycle.simulation.kubeapi.controllers.events import record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     DAEMONSETS,
     NODES,
@@ -22,7 +23,9 @@ from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     settled,
 )
 from gitops_lifecycle.simulation.kubeapi.kubelet import node_ready
-from gitops_lifecycle.simulation.kubeapi.store import Change
+from gitops_lifecycle.simulation.kubeapi.store import Change, Obj
+
+DAEMONSET = ("apps/v1", "DaemonSet")
 
 
 class DaemonSets:
@@ -65,8 +68,7 @@ class DaemonSets:
         for pod in pods:
             if (pod.get("spec") or {}).get("nodeName") not in nodes:
                 self._writer.delete(PODS, pod)
-        pods = [placed.get(node) or self._writer.create(
-            PODS, pod_from_template(owner, "apps/v1", "DaemonSet", node=node)) for node in nodes]
+        pods = [placed.get(node) or self._create(owner, node) for node in nodes]
         ready = sum(1 for pod in pods if phase(pod) == "Running" and is_true(pod, "Ready"))
         status: dict[str, Any] = {
             **(owner.get("status") or {}), "desiredNumberScheduled": len(nodes),
@@ -76,4 +78,10 @@ class DaemonSets:
             "observedGeneration": owner["metadata"].get("generation", 1)}
         self._writer.status(DAEMONSETS, owner, status)
         return None
+
+    def _create(self, owner: Obj, node: str) -> Obj:
+        pod = self._writer.create(PODS, pod_from_template(owner, *DAEMONSET, node=node))
+        record(self._writer, owner, DAEMONSET, "SuccessfulCreate",
+               f"Created pod: {pod['metadata']['name']}", component=self.name)
+        return pod
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from gitops_lifecycle.simulation.kubeapi.controllers.events import record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     DEPLOYMENTS,
     REPLICASETS,
@@ -136,11 +137,16 @@ class Deployments:
             "spec": {"replicas": 0, "selector": selector,
                      "template": {**template, "metadata": tmeta}}}
 
-    def _scale(self, rs: Obj, replicas: int) -> None:
-        if int((rs.get("spec") or {}).get("replicas", 1)) != replicas:
+    def _scale(self, deployment: Obj, rs: Obj, replicas: int) -> None:
+        before = int((rs.get("spec") or {}).get("replicas", 1))
+        if before != replicas:
             fresh = self._store.get(REPLICASETS, key_of(rs)) or rs
             self._writer.update(REPLICASETS, {**fresh, "spec": {**fresh["spec"],
                                                                 "replicas": replicas}})
+            way = "up" if replicas > before else "down"
+            record(self._writer, deployment, ("apps/v1", "Deployment"), "ScalingReplicaSet",
+                   f"Scaled {way} replica set {rs['metadata']['name']} from {before} to "
+                   f"{replicas}", component=self.name)
 
     def _roll(self, deployment: Obj, current: Obj, old: list[Obj]) -> None:
         spec = deployment.get("spec") or {}
@@ -148,17 +154,17 @@ class Deployments:
         recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
         if recreate:
             for rs in old:
-                self._scale(rs, 0)
+                self._scale(deployment, rs, 0)
             if any((rs.get("status") or {}).get("replicas") for rs in old):
                 return
-            self._scale(current, want)
+            self._scale(deployment, current, want)
             return
-        self._scale(current, want)
+        self._scale(deployment, current, want)
         available = int(((self._store.get(REPLICASETS, key_of(current)) or current)
                          .get("status") or {}).get("availableReplicas") or 0)
         if available >= want:
             for rs in old:
-                self._scale(rs, 0)
+                self._scale(deployment, rs, 0)
 
     def _trim(self, old: list[Obj], limit: int) -> None:
         idle = sorted((rs for rs in old if not (rs.get("spec") or {}).get("replicas")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gitops_lifecycle.clock import format_time, parse_time
+from gitops_lifecycle.simulation.kubeapi.controllers.events import record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     JOBS,
     PODS,
@@ -29,6 +30,7 @@ from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
 )
 from gitops_lifecycle.simulation.kubeapi.store import Change, Obj, object_key
 
+NAME, JOB = "job-controller", ("batch/v1", "Job")
 BACKOFF_LIMIT, BACKOFF, BACKOFF_CAP = 6, 10.0, 360.0
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 BACKOFF_LIMIT_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
@@ -63,7 +65,7 @@ def pod_for(job: Obj) -> Obj:
 class Jobs:
     """Runs Jobs."""
 
-    name: str = "job-controller"
+    name: str = NAME
     follows: tuple[str, ...] = (JOBS, PODS)
 
     def __init__(self, writer: Writer) -> None:
@@ -128,7 +130,11 @@ class Jobs:
         backoff = min(BACKOFF * 2.0 ** (failed - 1), BACKOFF_CAP)
         if failed and now < when + backoff:
             return when + backoff
-        running.extend(self._writer.create(PODS, pod_for(job)) for _ in range(max(want, 0)))
+        for _ in range(max(want, 0)):
+            pod = self._writer.create(PODS, pod_for(job))
+            running.append(pod)
+            record(self._writer, job, JOB, "SuccessfulCreate",
+                   f"Created pod: {pod['metadata']['name']}", component=NAME)
         status["active"] = len(running)
         return None
 
@@ -145,6 +151,7 @@ class Jobs:
         status["completionTime"] = format_time(now)
         self._finish(job, status, now, conditions=("SuccessCriteriaMet", "Complete"),
                      why=COMPLETIONS_REACHED)
+        record(self._writer, job, JOB, "Completed", "Job completed", component=NAME)
 
     def _fail(self, job: Obj, status: dict[str, Any], running: list[Obj], now: float,
               why: tuple[str, str]) -> None:
@@ -152,3 +159,4 @@ class Jobs:
             self._writer.delete(PODS, pod)
         status.update(active=0, ready=0)
         self._finish(job, status, now, conditions=("FailureTarget", "Failed"), why=why)
+        record(self._writer, job, JOB, why[0], why[1], component=NAME, warning=True)

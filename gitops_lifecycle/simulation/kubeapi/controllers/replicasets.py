@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gitops_lifecycle.simulation.kubeapi.controllers.events import record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     PODS,
     REPLICASETS,
@@ -65,15 +66,19 @@ class ReplicaSets:
         self._managed.add(uid)
         pods = [pod for pod in owned_pods(self._writer.registry, owner) if active(pod)]
         want = int((owner.get("spec") or {}).get("replicas", 1))
-        if len(pods) < want:
-            pods += [self._writer.create(PODS, pod_from_template(
-                owner, self._api_version, self._kind)) for _ in range(want - len(pods))]
-        elif len(pods) > want:
-            doomed = sorted(pods, key=lambda p: (phase(p) != "Pending",
-                                                 p["metadata"]["creationTimestamp"]),
-                            reverse=False)[: len(pods) - want]
+        ref = (self._api_version, self._kind)
+        for _ in range(want - len(pods)):
+            pod = self._writer.create(PODS, pod_from_template(owner, *ref))
+            pods.append(pod)
+            record(self._writer, owner, ref, "SuccessfulCreate",
+                   f"Created pod: {pod['metadata']['name']}", component=self.name)
+        if len(pods) > want:
+            newest = sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+            doomed = sorted(newest, key=lambda p: phase(p) != "Pending")[: len(pods) - want]
             for pod in doomed:
                 self._writer.delete(PODS, pod)
+                record(self._writer, owner, ref, "SuccessfulDelete",
+                       f"Deleted pod: {pod['metadata']['name']}", component=self.name)
             pods = [pod for pod in pods if pod not in doomed]
         ready = sum(map(_ready, pods))
         status: dict[str, Any] = {

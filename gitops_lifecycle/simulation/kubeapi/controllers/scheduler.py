@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from gitops_lifecycle.simulation.kubeapi.controllers.events import POD, record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     NODES,
     PODS,
@@ -64,6 +65,9 @@ class Scheduler:
             message = f"0/{total} nodes are available: no Ready, schedulable node."
             status = with_condition(pod.get("status") or {}, "PodScheduled", "False", now=now,
                                     reason="Unschedulable", message=message)
+            if status != pod.get("status"):
+                record(self._writer, pod, POD, "FailedScheduling", message,
+                       component=DEFAULT_SCHEDULER, warning=True)
             self._writer.status(PODS, pod, status)
             return None
         load = Counter((p.get("spec") or {}).get("nodeName")
@@ -72,4 +76,6 @@ class Scheduler:
         bound = self._writer.update(PODS, {**pod, "spec": {**pod["spec"], "nodeName": node}})
         status = with_condition(bound.get("status") or {}, "PodScheduled", "True", now=now)
         self._writer.status(PODS, bound, status)
+        record(self._writer, bound, POD, "Scheduled",
+               f"Successfully assigned {key} to {node}", component=DEFAULT_SCHEDULER)
         return None
