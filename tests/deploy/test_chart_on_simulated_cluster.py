@@ -9,16 +9,16 @@ import asyncio
 import io
 import re
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gitops_lifecycle import demo
+from gitops_lifecycle import demo, demo_authentik
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.settings import load
 from gitops_lifecycle.simulation import SimulatedCluster
+from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.narration import Narrator
 from tests.deploy.chart import CHART, NAMESPACE, RELEASE, production_values, render
 from tests.deploy.e2e import (
@@ -35,7 +35,7 @@ from tests.retry.services import free_port
 pytestmark = needs_kubectl
 EXAMPLES = Path(__file__).parents[2] / "deploy/examples/proxyconfigs/valid.yaml"
 SPEED = 600.0
-DURATION = 8.0  # real seconds: 80 simulated minutes, past every Job the demo sees fall due
+DURATION = 10.0  # real seconds: 100 simulated minutes, past everything the demo sees fall due
 
 
 async def _cluster(tmp_path: Path) -> tuple[SimulatedCluster, Path]:
@@ -124,9 +124,21 @@ async def test_without_the_keep_policy_an_upgrade_would_delete_the_crd(tmp_path:
         await sim.stop()
 
 
-def _demo_outcome(out: str) -> Counter[str]:
-    line = next(s for s in out.splitlines() if s.startswith("deleted in all:"))
-    return Counter({kind: int(n) for n, kind in re.findall(r"(\d+) (\w+)\(s\)", line)})
+_DELETED = re.compile(r"\] (deleted \w+ \S+) \(|\] (deleted \d+ old Event)"
+                      r"|\] Authentik: (deleted (?:provider|application) '[^']+')")
+
+
+def _outcome(narration: str) -> list[str]:
+    """What the narration says was deleted, in the cluster and in Authentik (sorted)."""
+    return sorted(next(g for g in m.groups() if g) for m in _DELETED.finditer(narration))
+
+
+def _scenario_without(namespace: str) -> str:
+    """The demo's scenario less the Namespace the chart's install already created."""
+    scenario = yaml.safe_load(demo.scenario_text())
+    scenario["objects"] = [o for o in scenario["objects"] if not (
+        o["kind"] == "Namespace" and o["metadata"]["name"] == namespace)]
+    return yaml.safe_dump(scenario)
 
 
 async def test_the_chart_configured_daemon_ends_the_demo_scenario_as_the_demo_does(
@@ -134,29 +146,44 @@ async def test_the_chart_configured_daemon_ends_the_demo_scenario_as_the_demo_do
         capsys: pytest.CaptureFixture[str]) -> None:
     # `gitops-lifecycle demo` with its defaults, for the same simulated time.
     args = argparse.Namespace(duration=f"{DURATION}s", speed=SPEED)
-    assert await demo.run(load(overrides={"server": {"port": 0}}), args) == 0
-    expected = _demo_outcome(capsys.readouterr().out)
-    assert expected["Job"] > 0
-    assert expected["Pod"] > 0
+    assert await demo.run(load(), args) == 0
+    expected = _outcome(capsys.readouterr().out)
+    assert any(line.startswith("deleted Job") for line in expected)
+    assert any(line.startswith("deleted Pod") for line in expected)
+    assert any(line.startswith("deleted provider") for line in expected)
 
-    # The same scenario with the chart installed, and the daemon as its Deployment sets it up.
+    # The same scenario with the chart installed, and the daemon as its Deployment sets it up:
+    # the token from the Secret the chart names, Authentik and the orphan age as the demo's.
     clock = SimClock(speed=SPEED)
-    sim = SimulatedCluster(clock=clock)
+    sim = SimulatedCluster(clock=clock, controllers=True)
+    authentik = SimulatedAuthentik(clock=clock, validate_schema="off")
     await sim.start()
+    await authentik.start()
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
-        rendered = render()
-        sim.load_scenario(demo.scenario_text())
+        await kubectl(kubeconfig, "create", "namespace", NAMESPACE)
+        await kubectl(kubeconfig, "create", "secret", "generic", f"{RELEASE}-authentik",
+                      "-n", NAMESPACE, f"--from-literal=token={authentik.token}")
+        rendered = render({
+            "authentik": {"url": authentik.url, "clusterName": demo_authentik.CLUSTER},
+            "cleanup": {"controller": {"policies": {"orphanedProviders": {
+                "maxAge": demo_authentik.ORPHAN_MAX_AGE}}}}})
         await helm_apply(kubeconfig, rendered)
-        env = environment(rendered, sim)
-        settings = settings_from(env, monkeypatch, kubeconfig=kubeconfig, port=free_port())
-        narrator = Narrator(cluster=sim, clock=clock, out=io.StringIO())
+        sim.load_scenario(_scenario_without(NAMESPACE))
+        demo_authentik.seed(sim, authentik)
+        settings = settings_from(environment(rendered, sim), monkeypatch,
+                                 kubeconfig=kubeconfig, port=free_port())
+        narration = io.StringIO()
+        narrator = Narrator(cluster=sim, clock=clock, out=narration)
+        story = demo_authentik.AuthentikStory(authentik, narrator)
         narrator.start()
         async with running(settings, clock):
             await asyncio.sleep(DURATION)
         narrator.stop()
+        story.flush()
     finally:
+        await authentik.stop()
         await sim.stop()
-    assert narrator.deleted == expected
+    assert _outcome(narration.getvalue()) == expected
     lease = sim.get("coordination.k8s.io/v1", "Lease", RELEASE, NAMESPACE)
     assert lease is not None, "the daemon led through the Lease the chart's Role allows"
