@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -97,3 +98,39 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 def get(name: str) -> Any:
     """A logger bound to a component name (resolved lazily, so `configure` may come later)."""
     return structlog.get_logger(component=name)
+
+
+class Recurring:
+    """A failure that keeps recurring is said once, then again at doubling intervals.
+
+    `due(text)` answers how many repeats went unsaid when `text` should be logged now, or None
+    to stay quiet; a different text, or `clear()` after a success, starts afresh.
+    """
+
+    def __init__(self, monotonic: Callable[[], float], *, first: float = 10.0,
+                 longest: float = 300.0) -> None:
+        self._monotonic = monotonic
+        self._first, self._longest = first, longest
+        self._text: str | None = None
+        self._gap = first
+        self._next = 0.0
+        self._unsaid = 0
+
+    def due(self, text: str) -> int | None:
+        """None while `text` is a repeat inside its interval; else the repeats left unsaid."""
+        now = self._monotonic()
+        if text != self._text:
+            self._text, self._gap, self._unsaid = text, self._first, 0
+            self._next = now + self._gap
+            return 0
+        if now < self._next:
+            self._unsaid += 1
+            return None
+        self._gap = min(self._gap * 2, self._longest)
+        self._next = now + self._gap
+        unsaid, self._unsaid = self._unsaid, 0
+        return unsaid
+
+    def clear(self) -> None:
+        """The failure is over: the next one is said at once."""
+        self._text = None

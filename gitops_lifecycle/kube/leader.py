@@ -122,6 +122,7 @@ class LeaderElector:
         self._observed: _Observed | None = None
         self._observed_at = -math.inf
         """Monotonic time this replica last saw the Lease change (not the holder's clock)."""
+        self._failing = logs.Recurring(monotonic)
 
     async def run(self) -> None:
         """Acquire, renew until lost, and again; release the Lease when cancelled."""
@@ -151,8 +152,12 @@ class LeaderElector:
             except ConflictError:
                 continue  # someone wrote between our read and write: read again at once
             except (KubeError, TimeoutError) as exc:
-                log.warning("could not read or take the lease", error=str(exc) or "timed out")
+                error = str(exc) or "timed out"
+                if (unsaid := self._failing.due(error)) is not None:
+                    log.warning("could not read or take the lease", error=error,
+                                repeated=unsaid)
             else:
+                self._failing.clear()
                 if taken:
                     self.term.until = started + self._settings.renew_deadline
                     if monotonic() < self.term.until:

@@ -182,3 +182,22 @@ async def test_a_leader_whose_lease_was_taken_steps_down_at_its_next_renewal(
             await one.is_leader.wait_false()
             assert sim.clock.now() - taken <= ELECTION.retry_period + 0.1
             assert REGISTRY.get_sample_value("gitops_leader") == 0
+
+
+async def test_a_lease_that_cannot_be_reached_is_reported_once_then_at_a_backoff(
+    tmp_path: Path,
+) -> None:
+    from structlog.testing import capture_logs
+
+    async with cluster(tmp_path) as (sim, kube):
+        sim.faults.inject(status=503)  # the API server answers nothing useful, for minutes
+        with capture_logs() as logged:
+            async with electing(elector(kube, sim, "a")):
+                await asyncio.sleep(120)
+        sim.faults.clear()
+    said = [e for e in logged if e["event"] == "could not read or take the lease"]
+    # Retries every 2 s for 2 minutes would say it about 60 times; once, then at 10 s, 20 s,
+    # 40 s, 80 s intervals says it five times, each with how often it went unsaid.
+    assert 3 <= len(said) <= 6
+    assert said[0]["repeated"] == 0
+    assert sum(e["repeated"] for e in said) + len(said) > 20
