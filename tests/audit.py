@@ -2,8 +2,9 @@
 
 Every simulated cluster in the process tells `REQUEST_LISTENERS` of each request; requests
 whose User-Agent names one of our commands (`gitops-lifecycle/<version> (run)` for the daemon,
-`(wait)` for `wait`) are kept as (command, verb, API group, resource, namespaced?), the same
-attributes Kubernetes RBAC authorises. Requests by kubectl and by tests' own clients are not.
+`gitops-lifecycle-wait/<version>` for `wait`) are kept as (command, verb, API group, resource,
+namespaced?), the attributes Kubernetes RBAC authorises. Requests by kubectl and by tests' own
+clients are not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Protocol
 
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS
 
-_AGENT = re.compile(r"^gitops-lifecycle/\S+ \((?P<command>[a-z-]+)\)$")
+# The daemon's client says `gitops-lifecycle/<version> (run)`; `wait` has its own HTTP client,
+# `gitops-lifecycle-wait/<version>`.
+_AGENT = re.compile(r"^gitops-lifecycle(?:/\S+ \((?P<command>[a-z-]+)\)|-(?P<tool>wait)/\S+)$")
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 
@@ -60,7 +63,7 @@ def access(request: Request) -> Access | None:
     named = len(rest) >= 2
     verb = _verb(request.method.upper(), named=named,
                  watch=watch or request.query.get("watch", "").lower() in ("1", "true"))
-    return Access(agent["command"], verb, group, resource, namespaced)
+    return Access(agent["command"] or agent["tool"], verb, group, resource, namespaced)
 
 
 def _verb(method: str, *, named: bool, watch: bool) -> str:

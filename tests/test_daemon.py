@@ -199,8 +199,8 @@ async def test_the_leading_daemon_deletes_a_job_at_its_expiry_and_releases_the_l
                         "gitops-system")
         assert lease is not None
         assert lease["spec"]["holderIdentity"] == ""
-        events = sim.list("v1", "Event", "default")
-        assert {e["involvedObject"]["name"] for e in events} >= {"old", "young"}
+        events = sim.list("events.k8s.io/v1", "Event", "default")
+        assert {e["regarding"]["name"] for e in events} >= {"old", "young"}
 
 
 def test_a_fast_simulated_clock_leaves_leader_election_and_qps_on_real_time() -> None:

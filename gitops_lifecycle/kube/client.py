@@ -115,6 +115,7 @@ class Kube:
         self._connection: connections.Connection | None = None
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
+        self._retired: list[aiohttp.ClientSession] = []
 
     @classmethod
     def from_settings(cls, settings: KubernetesSettings, *,
@@ -137,19 +138,15 @@ class Kube:
 
     async def __aenter__(self) -> Self:
         self._connection = await self._load()
-        # No limit in either connector: the request slots bound requests, and a connector's
-        # own queue would count against the request's timeout.
-        self._session, self._watch_session = (aiohttp.ClientSession(
-            headers={"Accept": JSON, "User-Agent": self.user_agent},
-            connector=aiohttp.TCPConnector(limit=0, ssl=self._connection.ssl),
-        ) for _ in range(2))
+        self._session, self._watch_session = self._sessions(self._connection)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for session in (self._session, self._watch_session):
+        for session in (self._session, self._watch_session, *self._retired):
             if session is not None:
                 await session.close()
         self._session = self._watch_session = None
+        self._retired.clear()
 
     def connections_in_use(self) -> dict[str, int]:
         """Connections busy now: {"requests": n, "watches": m}."""
@@ -332,9 +329,33 @@ class Kube:
                 return response
             async with response:
                 error = _error(response, await _read(response, check=False))
-            if not (error.status == 401 and retry_auth and await connection.credentials.refresh()):
+            if not (error.status == 401 and retry_auth and await self._refresh(connection)):
                 raise error
+            session = self._connected(watch=watch)[1]
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refresh(self, connection: connections.Connection) -> bool:
+        """Renew the credentials after a 401; with a new client certificate, reconnect."""
+        before = connection.credentials.client_certificate()
+        if not await connection.credentials.refresh():
+            return False
+        if connection.credentials.client_certificate() != before and \
+                connections.reload_certificate(connection):
+            # Pooled connections keep the old certificate's handshake: new sessions make new
+            # ones. Requests and watches still running finish on the old ones.
+            self._retired += [s for s in (self._session, self._watch_session) if s is not None]
+            self._session, self._watch_session = self._sessions(connection)
+        return True
+
+    def _sessions(self, connection: connections.Connection,
+                  ) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        # No limit in either connector: the request slots bound requests, and a connector's
+        # own queue would count against the request's timeout.
+        request, watch = (aiohttp.ClientSession(
+            headers={"Accept": JSON, "User-Agent": self.user_agent},
+            connector=aiohttp.TCPConnector(limit=0, ssl=connection.ssl),
+        ) for _ in range(2))
+        return request, watch
 
     def _connected(self, *, watch: bool = False,
                    ) -> tuple[connections.Connection, aiohttp.ClientSession]:

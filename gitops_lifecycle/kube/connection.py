@@ -42,6 +42,10 @@ class Credentials:
         await self._loader.load_and_set(self._configuration)
         return True
 
+    def client_certificate(self) -> tuple[str | None, str | None]:
+        """The client certificate and key files (an exec plugin writes new ones on refresh)."""
+        return self._configuration.cert_file, self._configuration.key_file
+
 
 @dataclass(frozen=True, slots=True)
 class Connection:
@@ -77,6 +81,16 @@ async def load(settings: KubernetesSettings) -> Connection:
         server_hostname=configuration.tls_server_name,
         credentials=Credentials(configuration, loader),
     )
+
+
+def reload_certificate(connection: Connection) -> bool:
+    """Load the current client certificate into the connection's TLS context (for new
+    handshakes); False when there is none to load."""
+    cert, key = connection.credentials.client_certificate()
+    if not cert or not isinstance(connection.ssl, ssl.SSLContext):
+        return False
+    connection.ssl.load_cert_chain(cert, keyfile=key)
+    return True
 
 
 def _in_cluster(settings: KubernetesSettings) -> bool:

@@ -1,9 +1,16 @@
 """Kubernetes Events about what the daemon did, aggregated so that repeats do not flood.
 
 Recording never blocks and never raises: `record` notes the occurrence and a background
-task writes it. The first occurrence of an (object, type, reason, message) creates a core/v1
-Event; repeats PATCH its `count` and `lastTimestamp`, as client-go's event correlator does,
-and repeats that arrive while a write waits for the rate limit are merged into one write.
+task writes it. Events are `events.k8s.io/v1`, written as client-go's `tools/events`
+recorder writes them, so that a real API server accepts them (the same storage serves them
+as core/v1 Events to `kubectl get events`): `regarding` the object, `eventTime`,
+`reportingController`/`reportingInstance` and `action` set, the deprecated core fields left
+out. Events about cluster-scoped objects (a Namespace) go in `default`, the only namespace
+besides `kube-system` the API server accepts them in.
+
+The first occurrence of an (object, type, reason, message) creates the Event; repeats PATCH
+its `series` (`count`, `lastObservedTime`), and repeats that arrive while a write waits for
+the rate limit are merged into one write.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,15 +27,20 @@ from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.clock import Clock, format_time
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import KubeError, NotFoundError
-from gitops_lifecycle.kube.records import Event
-from gitops_lifecycle.kube.resources import EVENTS
+from gitops_lifecycle.kube.records import Object
+from gitops_lifecycle.kube.resources import EVENTS_V1
 from gitops_lifecycle.ratelimit import TokenBucket
 
 log = logs.get("events")
 
 COMPONENT = "gitops-lifecycle-management"
-MAX_MESSAGE = 1024
-"""The API server keeps messages short; longer ones are cut here, visibly."""
+"""`reportingController`: a qualified name, as the API server requires."""
+MAX_NOTE = 1024
+"""The API server refuses a `note` longer than 1 KiB (bytes): longer ones are cut here."""
+MAX_FIELD = 128
+"""The API server's limit on `reason`, `action` and `reportingInstance`."""
+MAX_NAME_PREFIX = 200
+"""Event names are `<object name>.<random>` within the 253 characters of a DNS subdomain."""
 FLUSH_TIMEOUT = 2.0
 """Seconds shutdown may spend writing Events still waiting."""
 
@@ -47,7 +60,7 @@ class Involved(Protocol):
     def uid(self) -> str: ...
 
 
-Key = tuple[str, str, str, str, str, str, str]
+Key = tuple[str, str, str, str, str, str, str, str]
 
 
 @dataclass
@@ -58,6 +71,7 @@ class _Aggregate:
     type: str
     reason: str
     message: str
+    action: str
     first: float
     last: float
     count: int = 0
@@ -76,7 +90,8 @@ class EventRecorder:
     ) -> None:
         self._kube = kube
         self._clock = clock
-        self._instance = instance
+        # Required by the API server; client-go uses the host name when nothing better is set.
+        self._instance = (instance or f"{COMPONENT}-{socket.gethostname()}")[:MAX_FIELD]
         self._bucket = TokenBucket(clock=clock, rate=per_second, burst=burst)
         self._max_pending = max_pending
         self._remember = remember
@@ -84,22 +99,28 @@ class EventRecorder:
         self._pending: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
 
-    def record(self, involved: Involved, *, type: str, reason: str, message: str) -> None:  # noqa: A002 - the Event field's name
-        """Note one occurrence; it is written soon, merged with its repeats."""
+    def record(self, involved: Involved, *, type: str, reason: str, message: str,  # noqa: A002 - the Event field's name
+               action: str | None = None) -> None:
+        """Note one occurrence; it is written soon, merged with its repeats.
+
+        `action` says what was done or tried (`Delete`); it defaults to the reason.
+        """
         try:
-            self._record(involved, type, reason, message[:MAX_MESSAGE])
+            self._record(involved, type, reason, _note(message), action or reason)
         except Exception:
             metrics.KUBE_EVENTS_FAILED.labels(cause="error").inc()
             log.exception("could not record an event", reason=reason)
 
-    def _record(self, involved: Involved, type_: str, reason: str, message: str) -> None:
+    def _record(self, involved: Involved, type_: str, reason: str, message: str,
+                action: str) -> None:
         metrics.KUBE_EVENTS.labels(reason=reason).inc()
         key: Key = (involved.kind, involved.namespace, involved.name, involved.uid, type_,
-                    reason, message)
+                    reason, message, action)
         now = self._clock.now()
         aggregate = self._aggregates.get(key)
         if aggregate is None:
-            aggregate = _Aggregate(involved, type_, reason, message, first=now, last=now)
+            aggregate = _Aggregate(involved, type_, reason, message, action[:MAX_FIELD],
+                                   first=now, last=now)
             self._aggregates[key] = aggregate
             self._forget_oldest()
         else:
@@ -170,36 +191,48 @@ class EventRecorder:
 
     async def _patch(self, aggregate: _Aggregate, count: int) -> None:
         assert aggregate.name is not None
-        body = {"count": count, "lastTimestamp": format_time(aggregate.last)}
-        await self._kube.patch(EVENTS, aggregate.name, body, record=Event,
-                               namespace=self._namespace(aggregate.involved))
+        body = {"series": _series(aggregate, count)}
+        await self._kube.patch(EVENTS_V1, aggregate.name, body, record=Object,
+                               namespace=_namespace(aggregate.involved))
 
     async def _create(self, aggregate: _Aggregate, count: int) -> str:
         involved = aggregate.involved
-        namespace = self._namespace(involved)
-        name = f"{involved.name or 'unknown'}.{secrets.token_hex(8)}"
+        namespace = _namespace(involved)
+        name = f"{(involved.name or 'unknown')[:MAX_NAME_PREFIX]}.{secrets.token_hex(8)}"
         body: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": EVENTS_V1.api_version, "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": _reference(involved),
-            "type": aggregate.type, "reason": aggregate.reason, "message": aggregate.message,
-            "count": count,
-            "firstTimestamp": format_time(aggregate.first),
-            "lastTimestamp": format_time(aggregate.last),
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
+            "regarding": _reference(involved),
+            "type": aggregate.type, "reason": aggregate.reason[:MAX_FIELD],
+            "action": aggregate.action, "note": aggregate.message,
+            "eventTime": format_time(aggregate.first, micro=True),
+            "reportingController": COMPONENT,
             "reportingInstance": self._instance,
         }
-        await self._kube.create(EVENTS, body, record=Event, namespace=namespace)
+        if count > 1:  # repeats merged before the first write: a series from the start
+            body["series"] = _series(aggregate, count)
+        await self._kube.create(EVENTS_V1, body, record=Object, namespace=namespace)
         return name
 
-    @staticmethod
-    def _namespace(involved: Involved) -> str:
-        # client-go puts Events about cluster-scoped objects in `default`; an Event about a
-        # Namespace is more useful inside it, where `kubectl get events -n` shows it.
-        if involved.namespace:
-            return involved.namespace
-        return involved.name if involved.kind == "Namespace" else "default"
+
+def _namespace(involved: Involved) -> str:
+    # As client-go: an Event about a cluster-scoped object (a Namespace, a Node) goes in
+    # `default`; anywhere else the API server refuses it (pkg/apis/core/validation/events.go:
+    # "involvedObject.namespace: does not match event.namespace").
+    return involved.namespace or "default"
+
+
+def _series(aggregate: _Aggregate, count: int) -> dict[str, Any]:
+    # The API server wants a series' count at least 2 and its lastObservedTime set.
+    return {"count": count, "lastObservedTime": format_time(aggregate.last, micro=True)}
+
+
+def _note(message: str) -> str:
+    """`message` within the API server's 1 KiB, cut on a character boundary."""
+    encoded = message.encode()
+    if len(encoded) <= MAX_NOTE:
+        return message
+    return encoded[: MAX_NOTE - 3].decode(errors="ignore") + "..."
 
 
 def _reference(involved: Involved) -> dict[str, str]:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from gitops_lifecycle.retry.checks import Check
 
-CHECKS = ("postgres", "tcp", "redis", "mqtt", "http", "k8s", "secret", "externalsecret")
+CHECKS = ("postgres", "tcp", "redis", "mqtt", "http", "dns", "k8s", "secret", "externalsecret")
 _MODULES = {"k8s": "kube"}
 EXIT_CODES = {
     engine.READY: 0,
@@ -171,7 +171,7 @@ def _cannot_start(args: argparse.Namespace, exc: BaseException, outcome: str,
 
 
 def _given_target(args: argparse.Namespace) -> str:
-    for key in ("addresses", "url", "dsn", "reference"):
+    for key in ("addresses", "url", "dsn", "reference", "host"):
         value = getattr(args, key, None)
         if value:
             return ",".join(value) if isinstance(value, list) else str(value)

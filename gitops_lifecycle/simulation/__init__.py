@@ -8,9 +8,27 @@ collection) so that kubernetes-asyncio and kubectl accept it, and it adds what t
 a controllable clock, fault injection, a request log and YAML scenarios.
 """
 
-from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
-from gitops_lifecycle.simulation.kubeapi.errors import ApiError
-from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
-from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitops_lifecycle.simulation.kubeapi.cluster import SimulatedCluster
+    from gitops_lifecycle.simulation.kubeapi.errors import ApiError
+    from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+    from gitops_lifecycle.simulation.kubeapi.scenario import ScenarioError
 
 __all__ = ["ApiError", "Faults", "RequestRecord", "ScenarioError", "SimulatedCluster"]
+
+# Imported on first use: a command that only lists the bundled scenarios (every command's
+# --help does) must not load the server and aiohttp.web with it.
+_HOMES = {"SimulatedCluster": "cluster", "ApiError": "errors", "Faults": "faults",
+          "RequestRecord": "faults", "ScenarioError": "scenario"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"gitops_lifecycle.simulation.kubeapi.{_HOMES[name]}")
+    return getattr(module, name)

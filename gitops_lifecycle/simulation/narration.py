@@ -17,7 +17,7 @@ from gitops_lifecycle.simulation.kubeapi.store import ADDED, DELETED, Change
 from gitops_lifecycle.simulation.kubeapi.tables import human_age
 
 _NARRATED = {"batch/jobs": "Job", "/pods": "Pod", "apps/replicasets": "ReplicaSet",
-             "/events": "Event"}
+             "/events": "Event", "events.k8s.io/events": "Event"}
 _OUR_COMPONENTS = ("gitops-lifecycle",)
 
 
@@ -84,14 +84,15 @@ class Narrator:
             self.deleted["Event"] += 1
             self._events_deleted += 1
             return
+        # Core/v1 field names, or events.k8s.io/v1 ones where that API keeps its own store.
         component = (obj.get("source") or {}).get("component") or \
-            obj.get("reportingComponent") or ""
+            obj.get("reportingComponent") or obj.get("reportingController") or ""
         if change.type == ADDED and component.startswith(_OUR_COMPONENTS):
-            involved = obj.get("involvedObject") or {}
+            involved = obj.get("involvedObject") or obj.get("regarding") or {}
             where = "/".join(filter(None, (involved.get("namespace"), involved.get("name"))))
             target = f"{involved.get('kind')} {where}"
-            self.say(f"Event {obj.get('type')} {obj.get('reason')} on {target}: "
-                     f"{obj.get('message')}")
+            message = obj.get("message") or obj.get("note")
+            self.say(f"Event {obj.get('type')} {obj.get('reason')} on {target}: {message}")
 
     def _deleted(self, kind: str, change: Change) -> None:
         obj, now = change.old or change.obj, self._clock.now()

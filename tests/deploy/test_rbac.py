@@ -79,7 +79,7 @@ def test_a_request_becomes_the_verb_group_and_resource_rbac_authorises(
 
 
 @pytest.mark.parametrize("agent", ["kubectl/v1.32.4 (linux/amd64)", "gitops-lifecycle/0.1.0",
-                                   "Python/3.11 aiohttp/3.9"])
+                                   "Python/3.11 aiohttp/3.9", "gitops-lifecycle-waiter/1"])
 def test_other_clients_and_discovery_are_not_recorded(agent: str) -> None:
     assert audit.access(Request("GET", "/api/v1/pods", {}, agent)) is None
     assert audit.access(Request("GET", "/apis/batch/v1", {})) is None
@@ -114,7 +114,7 @@ async def test_our_commands_name_themselves_in_the_user_agent(
         sim: SimulatedCluster, kubeconfig: Path) -> None:
     await _wait_once(kubeconfig, "k8s", "job/x", "-n", "apps")
     agents = {r.user_agent for r in sim.requests}
-    assert agents == {"gitops-lifecycle/0.1.0 (wait)"}
+    assert agents == {"gitops-lifecycle-wait/0.1.0"}
 
 
 async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

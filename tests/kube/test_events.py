@@ -44,7 +44,12 @@ async def recorder(
 
 
 def events_in(sim: SimulatedCluster, namespace: str | None = None) -> list[dict[str, Any]]:
-    return sim.list("v1", "Event", namespace)
+    return sim.list("events.k8s.io/v1", "Event", namespace)
+
+
+def count(event: dict[str, Any]) -> int:
+    """Occurrences an Event stands for: a series counts them, a single one is one."""
+    return (event.get("series") or {}).get("count", 1)
 
 
 def writes(sim: SimulatedCluster) -> list[Any]:
@@ -57,18 +62,43 @@ def failed(cause: str) -> float:
 
 async def test_the_first_occurrence_creates_an_event_about_the_object(tmp_path: Path) -> None:
     async with recorder(tmp_path) as (sim, events):
-        events.record(JOB, type="Normal", reason="CleanedUp", message="Deleted Job backup")
+        events.record(JOB, type="Normal", reason="CleanedUp", message="Deleted Job backup",
+                      action="Delete")
         await asyncio.sleep(1)
         [event] = events_in(sim, "team-a")
-    assert event["involvedObject"] == {"apiVersion": "batch/v1", "kind": "Job",
-                                       "namespace": "team-a", "name": "backup", "uid": "uid-1"}
-    assert (event["type"], event["reason"], event["message"]) == (
-        "Normal", "CleanedUp", "Deleted Job backup")
-    assert event["count"] == 1
-    assert event["reportingComponent"] == COMPONENT
+    assert event["regarding"] == {"apiVersion": "batch/v1", "kind": "Job",
+                                  "namespace": "team-a", "name": "backup", "uid": "uid-1"}
+    assert (event["type"], event["reason"], event["action"], event["note"]) == (
+        "Normal", "CleanedUp", "Delete", "Deleted Job backup")
+    assert event["reportingController"] == COMPONENT
     assert event["reportingInstance"] == "replica-1"
-    assert event["source"] == {"component": COMPONENT}
-    assert parse_time(event["firstTimestamp"]) == parse_time(event["lastTimestamp"]) == START
+    assert parse_time(event["eventTime"]) == START
+    assert "series" not in event
+    # events.k8s.io/v1 refuses the deprecated core fields on create.
+    assert not {"deprecatedCount", "deprecatedSource", "deprecatedFirstTimestamp",
+                "deprecatedLastTimestamp"} & set(event)
+
+
+async def test_an_event_about_a_namespace_goes_in_default_as_the_api_server_requires(
+    tmp_path: Path,
+) -> None:
+    # The blast-radius warning is about the Namespace the daemon runs in: a cluster-scoped
+    # object, so its Event can only live in `default` (or kube-system).
+    home = ObjectReference(api_version="v1", kind="Namespace", name="gitops-system")
+    before = failed("api")
+    async with recorder(tmp_path) as (sim, events):
+        events.record(home, type="Warning", reason="BlastRadiusExceeded", message="stopped")
+        await asyncio.sleep(1)
+        assert events_in(sim, "gitops-system") == []
+        [event] = events_in(sim, "default")
+    assert failed("api") == before
+    assert event["regarding"] == {"apiVersion": "v1", "kind": "Namespace",
+                                  "name": "gitops-system"}
+    assert (event["type"], event["reason"], event["action"]) == (
+        "Warning", "BlastRadiusExceeded", "BlastRadiusExceeded")
+    assert parse_time(event["eventTime"]) == START
+    assert event["reportingController"] == COMPONENT
+    assert event["reportingInstance"] == "replica-1"
 
 
 async def test_a_burst_of_repeats_becomes_one_event_with_a_count(tmp_path: Path) -> None:
@@ -77,20 +107,21 @@ async def test_a_burst_of_repeats_becomes_one_event_with_a_count(tmp_path: Path)
             events.record(JOB, type="Warning", reason="BlastRadiusExceeded", message="stopped")
         await asyncio.sleep(1)
         [event] = events_in(sim, "team-a")
-        assert event["count"] == 100
+        assert count(event) == 100
         assert len(writes(sim)) <= 2
 
 
-async def test_repeats_over_time_patch_the_count_and_last_timestamp(tmp_path: Path) -> None:
+async def test_repeats_over_time_patch_the_series(tmp_path: Path) -> None:
     async with recorder(tmp_path) as (sim, events):
         for _ in range(5):
             events.record(JOB, type="Normal", reason="Skipped", message="gitops managed")
             await asyncio.sleep(60)
         [event] = events_in(sim, "team-a")
-    assert event["count"] == 5
-    assert parse_time(event["firstTimestamp"]) == START
-    assert parse_time(event["lastTimestamp"]) == START + 240
+    assert event["series"]["count"] == 5
+    assert parse_time(event["eventTime"]) == START
+    assert parse_time(event["series"]["lastObservedTime"]) == START + 240
     assert [r.method for r in writes(sim)] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"]
+    assert all("/apis/events.k8s.io/v1/" in r.path for r in writes(sim))
 
 
 async def test_a_different_message_or_object_is_a_different_event(tmp_path: Path) -> None:
@@ -109,7 +140,7 @@ async def test_an_event_deleted_meanwhile_is_created_anew(tmp_path: Path) -> Non
         events.record(JOB, type="Normal", reason="CleanedUp", message="again")
         await asyncio.sleep(1)
         [first] = events_in(sim, "team-a")
-        sim.delete("v1", "Event", first["metadata"]["name"], namespace="team-a")
+        sim.delete("events.k8s.io/v1", "Event", first["metadata"]["name"], namespace="team-a")
         events.record(JOB, type="Normal", reason="CleanedUp", message="again")
         await asyncio.sleep(1)
         [second] = events_in(sim, "team-a")
@@ -127,7 +158,7 @@ async def test_an_api_failure_is_counted_and_never_raised(tmp_path: Path) -> Non
         events.record(JOB, type="Normal", reason="CleanedUp", message="lost")
         await asyncio.sleep(1)
         [event] = events_in(sim, "team-a")
-    assert event["count"] == 2
+    assert count(event) == 2
 
 
 async def test_writes_are_rate_limited_after_a_burst(tmp_path: Path) -> None:
@@ -150,7 +181,7 @@ async def test_too_many_waiting_events_are_dropped_and_counted(tmp_path: Path) -
         assert len(events_in(sim, "team-a")) == 10
 
 
-async def test_events_about_namespaces_and_nodes_land_where_kubectl_shows_them(
+async def test_events_about_cluster_scoped_objects_all_land_in_default(
     tmp_path: Path,
 ) -> None:
     namespace = ObjectReference(api_version="v1", kind="Namespace", name="team-b")
@@ -159,8 +190,18 @@ async def test_events_about_namespaces_and_nodes_land_where_kubectl_shows_them(
         events.record(namespace, type="Normal", reason="CleanedUp", message="events")
         events.record(node, type="Warning", reason="ForceDeleted", message="pods")
         await asyncio.sleep(1)
-        assert [e["involvedObject"]["name"] for e in events_in(sim, "team-b")] == ["team-b"]
-        assert [e["involvedObject"]["name"] for e in events_in(sim, "default")] == ["node-1"]
+        assert events_in(sim, "team-b") == []
+        assert sorted(e["regarding"]["name"] for e in events_in(sim, "default")) == [
+            "node-1", "team-b"]
+
+
+async def test_a_long_note_is_cut_to_the_api_servers_kibibyte(tmp_path: Path) -> None:
+    async with recorder(tmp_path) as (sim, events):
+        events.record(JOB, type="Normal", reason="CleanedUp", message="é" * 2000)
+        await asyncio.sleep(1)
+        [event] = events_in(sim, "team-a")
+    assert len(event["note"].encode()) <= 1024
+    assert event["note"].endswith("...")
 
 
 async def test_events_still_waiting_are_written_on_shutdown(tmp_path: Path) -> None:

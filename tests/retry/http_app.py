@@ -1,4 +1,5 @@
-"""A small aiohttp application the `wait http` tests poll: `python http_app.py PORT [CERT KEY]`."""
+"""A small aiohttp application the `wait http` tests poll: `python http_app.py PORT [CERT KEY
+[CLIENT_CA]]`."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def main() -> None:
     if len(sys.argv) > 2:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(sys.argv[2], sys.argv[3])
+        if len(sys.argv) > 4:  # a CA whose clients alone may connect (mutual TLS)
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(sys.argv[4])
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context,
                 print=None, handle_signals=True)
 

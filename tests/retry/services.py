@@ -144,6 +144,7 @@ class Tls:
     ca: Path
     cert: Path
     key: Path
+    ca_key: Path
 
 
 def _name(common: str) -> x509.Name:
@@ -173,7 +174,13 @@ def make_tls(directory: Path, *, host: str = "localhost") -> Tls:
         .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    tls = Tls(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    tls = Tls(directory / "ca.crt", directory / "server.crt", directory / "server.key",
+              directory / "ca.key")
+    tls.ca_key.write_bytes(ca_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    tls.ca_key.chmod(0o600)
     tls.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     tls.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     tls.key.write_bytes(key.private_bytes(
@@ -298,6 +305,30 @@ def mosquitto_config(directory: Path, port: int) -> Path:
     return config
 
 
+def mosquitto_tls_config(directory: Path, port: int, tls: Tls) -> Path:
+    """A Mosquitto TLS listener that admits only clients with a certificate from `tls`'s CA."""
+    config = directory / "mosquitto-tls.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\ncafile {tls.ca}\ncertfile {tls.cert}\nkeyfile {tls.key}\n"
+        "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\n"
+        f"persistence false\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
+    )
+    return config
+
+
+def start_redis_tls(port: int, tls: Tls) -> subprocess.Popen[bytes]:
+    """redis-server on TLS only, requiring a client certificate from `tls`'s CA."""
+    server = binary("redis-server")
+    process = subprocess.Popen(
+        [server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key),
+         "--tls-ca-cert-file", str(tls.ca), "--tls-auth-clients", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return process
+
+
 def start_mosquitto(config: Path, port: int) -> subprocess.Popen[bytes]:
     """Mosquitto with the given configuration."""
     server = binary("mosquitto", Path("/usr/sbin"))
@@ -307,11 +338,41 @@ def start_mosquitto(config: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def start_http(port: int, *, tls: Tls | None = None) -> subprocess.Popen[bytes]:
-    """The little aiohttp application in `http_app.py`."""
+def start_http(port: int, *, tls: Tls | None = None,
+               client_ca: Path | None = None) -> subprocess.Popen[bytes]:
+    """The little aiohttp application in `http_app.py` (requiring client certificates from
+    `client_ca`'s clients when given)."""
     args = [sys.executable, str(HTTP_APP), str(port)]
     if tls is not None:
         args += [str(tls.cert), str(tls.key)]
+    if client_ca is not None:
+        args.append(str(client_ca))
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
     return process
+
+
+def client_certificate(tls: Tls, directory: Path, *, name: str = "client") -> tuple[Path, Path]:
+    """A client certificate for mutual TLS, signed by `tls`'s CA: (certificate, key)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = serialization.load_pem_private_key(tls.ca_key.read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(tls.ca.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(_name(name)).issuer_name(ca_cert.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    key_path.chmod(0o600)
+    return cert_path, key_path

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from gitops_lifecycle import cli
 from gitops_lifecycle.retry import commands
 from gitops_lifecycle.settings import load
-from tests.retry.services import free_port, run_wait, start_wait, terminate_after_first_attempt
+from tests.retry.services import (
+    free_port,
+    run_wait,
+    start_wait,
+    terminate_after_first_attempt,
+    wait_env,
+)
 
 FAST = ("--base-delay", "0.1", "--max-delay", "0.3")
 MANY = ("--max-attempts", "100")
@@ -140,3 +148,20 @@ def test_each_argument_is_explained(capsys, check, words):
     text = help_of(capsys, check)
     for word in words:
         assert word in text, word
+
+
+@pytest.mark.parametrize("check", ["tcp", "http", "k8s"])
+def test_wait_loads_no_http_framework_no_kubernetes_client_and_no_simulation(check):
+    # Each costs megabytes an init container does not have (the budget is 48 MiB).
+    argv = {"tcp": ["127.0.0.1:1"], "http": ["http://127.0.0.1:1/"],
+            "k8s": ["job/x", "-n", "x", "--kubeconfig", "/nonexistent"]}[check]
+    code = ("import sys\nfrom gitops_lifecycle.cli import main\n"
+            f"code = main(['wait', {check!r}, *{argv!r}, '--timeout', '0', '--log-level', "
+            "'error'])\n"
+            "heavy = sorted({m.split('.')[0] if not m.startswith('gitops_lifecycle.') else m "
+            "for m in sys.modules if m.startswith(('aiohttp', 'kubernetes', "
+            "'gitops_lifecycle.simulation.kubeapi', 'gitops_lifecycle.kube.'))})\n"
+            "print(heavy, file=sys.stderr)\nsys.exit(3 if heavy else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=60, env=wait_env())
+    assert done.returncode == 0, done.stderr[-600:]

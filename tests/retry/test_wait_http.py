@@ -8,6 +8,7 @@ import pytest
 
 from tests.retry.services import (
     FAST,
+    client_certificate,
     finish,
     first_failure,
     free_port,
@@ -178,3 +179,29 @@ def test_no_proxy_hosts_are_reached_directly(server, port):
                       env={"HTTP_PROXY": f"http://127.0.0.1:{free_port()}",
                            "NO_PROXY": "localhost,127.0.0.1"})
     assert waited.returncode == 0, waited.stderr
+
+
+def test_expected_response_headers_are_checked(server, port):
+    url = f"http://127.0.0.1:{port}/version"
+    present = run_wait("http", url, "--expect-header", "X-Ready=^yes$", "--expect-header",
+                       "content-type=json", *FAST)
+    absent = run_wait("http", url, "--expect-header", "X-Missing", *FAST, "--max-attempts", "1")
+    wrong = run_wait("http", url, "--expect-header", "X-Api-Version=^3", *FAST,
+                     "--max-attempts", "1")
+    assert present.returncode == 0, present.stderr
+    assert "no X-Missing header" in str(absent.summary["last_error"])
+    assert "X-Api-Version: '2' does not match '^3'" in str(wrong.summary["last_error"])
+
+
+def test_a_client_certificate_is_presented_for_mutual_tls(port, tls, tmp_path):
+    cert, key = client_certificate(tls, tmp_path / "client")
+    server = start_http(port, tls=tls, client_ca=tls.ca)
+    try:
+        with_cert = run_wait("http", f"https://localhost:{port}/health", "--ca-file", str(tls.ca),
+                             "--cert-file", str(cert), "--key-file", str(key), *FAST)
+        without = run_wait("http", f"https://localhost:{port}/health", "--ca-file", str(tls.ca),
+                           *FAST, "--max-attempts", "1")
+    finally:
+        stop(server)
+    assert with_cert.returncode == 0, with_cert.stderr
+    assert without.returncode != 0

@@ -165,3 +165,49 @@ async def test_the_api_server_is_reached_through_http_proxy(sim, tmp_path, names
                            "--for", "condition=Complete",
                            policy=RetryPolicy(max_attempts=1, timeout=5))
     assert result.outcome == engine.READY, result.last_error
+
+
+def workload(kind: str, namespace: str, spec: dict[str, object],
+             status: dict[str, object]) -> dict[str, object]:
+    template = {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    return {"apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": "web", "namespace": namespace, "generation": 1},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template, **spec},
+            "status": {"observedGeneration": 1, **status}}
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize("case", [
+    ("Deployment", {"replicas": 3},
+     {"replicas": 4, "updatedReplicas": 3, "availableReplicas": 3},
+     {"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
+    ("DaemonSet", {"updateStrategy": {"type": "RollingUpdate"}},
+     {"desiredNumberScheduled": 2, "updatedNumberScheduled": 1, "numberAvailable": 2},
+     {"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2}),
+    ("StatefulSet", {"replicas": 2, "serviceName": "web"},
+     {"readyReplicas": 2, "currentRevision": "web-1", "updateRevision": "web-2"},
+     {"readyReplicas": 2, "currentRevision": "web-2", "updateRevision": "web-2"}),
+])
+async def test_rollout_waits_until_every_replica_runs_the_new_template(
+        sim, kubeconfig, namespace, case):
+    kind, spec, pending, done = case
+    made = sim.create(workload(kind, namespace, spec, pending))
+    task = waiting(kubeconfig, "k8s", f"{kind.lower()}/web", "-n", namespace, "--for", "rollout")
+    await asyncio.sleep(3)
+    assert not task.done()
+    made["status"] = {"observedGeneration": 1, **done}
+    sim.update_status(made)
+    result = await task
+    assert result.outcome == engine.READY, result.last_error
+
+
+@pytest.mark.looptime
+async def test_a_deployment_past_its_progress_deadline_gives_up(sim, kubeconfig, namespace):
+    sim.create(workload("Deployment", namespace, {"replicas": 1}, {
+        "replicas": 1, "updatedReplicas": 0,
+        "conditions": [{"type": "Progressing", "status": "False",
+                        "reason": "ProgressDeadlineExceeded", "message": "web has timed out"}]}))
+    result = await waiting(kubeconfig, "k8s", "deploy/web", "-n", namespace, "--for", "rollout")
+    assert (result.outcome, result.attempts) == (engine.NOT_RETRYABLE, 1)
+    assert "progress deadline" in str(result.last_error)

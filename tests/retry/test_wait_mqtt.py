@@ -8,9 +8,12 @@ from tests.retry.services import (
     FAST,
     MQTT_PASSWORD,
     MQTT_USER,
+    client_certificate,
     finish,
     first_failure,
+    make_tls,
     mosquitto_config,
+    mosquitto_tls_config,
     run_wait,
     start_mosquitto,
     start_wait,
@@ -70,3 +73,22 @@ def test_sigterm_ends_the_wait_with_a_summary(port):
     waited = terminate_after_first_attempt(
         start_wait("mqtt", url(port), "--timeout", "60", *FAST))
     assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")
+
+
+def test_mqtt_5_connects_and_a_wrong_password_still_gives_up_at_once(broker, port):
+    ready = run_wait("mqtt", url(port), "--mqtt-version", "5", *FAST)
+    refused = run_wait("mqtt", url(port, password="not-it"), "--mqtt-version", "5", *FAST)
+    assert ready.returncode == 0, ready.stderr
+    assert (refused.returncode, refused.summary["attempts"]) == (2, 1), refused.stderr
+
+
+def test_a_client_certificate_is_presented_for_mutual_tls(tmp_path, port):
+    tls = make_tls(tmp_path / "tls")
+    cert, key = client_certificate(tls, tmp_path / "client")
+    broker = start_mosquitto(mosquitto_tls_config(tmp_path, port, tls), port)
+    try:
+        waited = run_wait("mqtt", f"mqtts://localhost:{port}", "--ca-file", str(tls.ca),
+                          "--cert-file", str(cert), "--key-file", str(key), *FAST)
+    finally:
+        stop(broker)
+    assert waited.returncode == 0, waited.stderr

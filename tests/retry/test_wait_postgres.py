@@ -204,3 +204,18 @@ def test_a_malformed_target_or_another_scheme_is_a_usage_error_at_once(target, s
     assert (waited.returncode, waited.summary["attempts"]) == (2, 0), waited.stderr
     assert says in str(waited.summary["last_error"])
     assert "pw" not in json.dumps(waited.summary).replace("postgresql", "")
+
+
+def test_libpq_passfile_target_session_attrs_and_application_name_are_understood(
+        cluster, port, tmp_path):
+    cluster.start(port)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{port}:*:postgres:{PG_PASSWORD}\n")
+    passfile.chmod(0o600)
+    base = f"host=127.0.0.1 port={port} user=postgres dbname=postgres passfile={passfile}"
+    primary = run_wait("postgres", f"{base} target_session_attrs=read-write "
+                       "application_name=migrations", *FAST)
+    standby = run_wait("postgres", f"{base} target_session_attrs=standby", "--timeout", "1.5",
+                       *FAST)
+    assert primary.returncode == 0, primary.stderr
+    assert standby.returncode == 124, standby.stderr

@@ -7,10 +7,13 @@ import pytest
 from tests.retry.services import (
     FAST,
     REDIS_PASSWORD,
+    client_certificate,
     finish,
     first_failure,
+    make_tls,
     run_wait,
     start_redis,
+    start_redis_tls,
     start_wait,
     stop,
     terminate_after_first_attempt,
@@ -73,3 +76,15 @@ def test_sigterm_ends_the_wait_with_a_summary(port):
     waited = terminate_after_first_attempt(
         start_wait("redis", f"redis://127.0.0.1:{port}", "--timeout", "60", *FAST))
     assert (waited.returncode, waited.summary["outcome"]) == (143, "terminated")
+
+
+def test_a_client_certificate_is_presented_for_mutual_tls(tmp_path, port):
+    tls = make_tls(tmp_path / "tls")
+    cert, key = client_certificate(tls, tmp_path / "client")
+    server = start_redis_tls(port, tls)
+    try:
+        waited = run_wait("redis", f"rediss://localhost:{port}", "--ca-file", str(tls.ca),
+                          "--cert-file", str(cert), "--key-file", str(key), *FAST)
+    finally:
+        stop(server)
+    assert waited.returncode == 0, waited.stderr

@@ -11,6 +11,7 @@ import pytest
 
 from gitops_lifecycle.clock import SimClock, parse_time
 from gitops_lifecycle.simulation import SimulatedCluster
+from gitops_lifecycle.simulation.kubeapi.controllers.cronjobs import schedule_times
 
 START = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 REVISION = "deployment.kubernetes.io/revision"
@@ -229,3 +230,34 @@ async def test_the_controllers_record_what_they_did_as_events(sim: SimulatedClus
                       ("Job", "SuccessfulCreate", "job-controller"),
                       ("Pod", "Scheduled", "default-scheduler"),
                       ("Pod", "Started", "kubelet")]
+
+
+async def test_rolling_back_returns_to_the_old_replica_set_under_the_next_revision(
+    sim: SimulatedCluster,
+) -> None:
+    sim.create(deployment())
+    await until(lambda: len(running(sim)) == 2)
+    sim.patch("apps/v1", "Deployment", "web", {"spec": {"template": template("nginx:2")}},
+              namespace="default")
+    await until(lambda: {p["spec"]["containers"][0]["image"] for p in running(sim)}
+                == {"nginx:2"})
+    first = replica_sets(sim)["1"]["metadata"]["name"]
+    # `kubectl rollout undo` sends the old set's template as Go serialises it: `resources: {}`
+    undo = template()
+    undo["spec"]["containers"][0]["resources"] = {}
+    sim.patch("apps/v1", "Deployment", "web", {"spec": {"template": undo}},
+              namespace="default")
+    await until(lambda: set(replica_sets(sim)) == {"2", "3"})
+    assert replica_sets(sim)["3"]["metadata"]["name"] == first
+
+
+@pytest.mark.parametrize(("now", "latest", "upcoming"), [
+    ("2023-11-14T22:30:00Z", "2023-11-14T22:30:00Z", "2023-11-14T22:35:00Z"),
+    ("2023-11-14T22:30:10Z", "2023-11-14T22:30:00Z", "2023-11-14T22:35:00Z"),
+    ("2023-11-14T22:29:59Z", "2023-11-14T22:25:00Z", "2023-11-14T22:30:00Z"),
+])
+def test_a_schedule_names_the_latest_time_due_and_the_next(
+    now: str, latest: str, upcoming: str,
+) -> None:
+    times = schedule_times({"schedule": "*/5 * * * *"}, parse_time(now) or 0)
+    assert times == (parse_time(latest), parse_time(upcoming))

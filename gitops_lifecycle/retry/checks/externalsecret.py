@@ -44,8 +44,8 @@ class ExternalSecretCheck:
         del budget
         api = kubeconfig.load(self.settings)
         self.namespace = self.namespace or api.namespace
-        async with kubeapi.connected(self.settings, api) as client:
-            found = await self._get(client)
+        client = kubeapi.connect(self.settings, api)
+        found = await self._get(client)
         judge(found, self.target)
 
     async def _get(self, client: kubeapi.Client) -> kubeapi.Object | None:

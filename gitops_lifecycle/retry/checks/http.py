@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from gitops_lifecycle.logs import redact_text
-from gitops_lifecycle.retry.checks import tlsfiles
+from gitops_lifecycle.retry.checks import http11, tlsfiles
 from gitops_lifecycle.retry.engine import describe
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
 if TYPE_CHECKING:
     import argparse
-    import ssl
 
     from gitops_lifecycle.settings import Settings
 
@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"or --json (default: {MAX_BODY})")
     parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE",
                         dest="headers", help="request header (repeatable)")
+    parser.add_argument("--expect-header", action="append", default=[], metavar="NAME[=REGEX]",
+                        dest="expect_headers",
+                        help="the response must carry this header, its value matching REGEX "
+                        "when given (repeatable), e.g. Content-Type=json")
     parser.add_argument("--method", default="GET",
                         help="HTTP method of the request, e.g. HEAD (default: GET)")
     parser.add_argument("--no-redirects", action="store_true",
@@ -97,6 +101,8 @@ class HttpCheck:
     tls: ssl.SSLContext | None
     follow_redirects: bool
     max_body: int = MAX_BODY
+    expect_headers: list[tuple[str, re.Pattern[str] | None]] = dataclasses.field(
+        default_factory=list)
 
     @property
     def target(self) -> str:
@@ -105,34 +111,38 @@ class HttpCheck:
 
     async def attempt(self, budget: float) -> None:
         """Request, then judge the answer."""
-        import aiohttp
-
-        timeout = aiohttp.ClientTimeout(total=budget)
+        del budget  # the engine bounds the attempt
+        wants_body = self.body_regex is not None or bool(self.json_checks)
+        request = http11.Request(
+            method=self.method, url=self.url, headers=tuple(self.headers.items()),
+            tls=self.tls if self.tls is not None else True,
+            # An event stream never ends: read no more than the limit, and only when asked.
+            read_body=self.max_body if wants_body else 0,
+        )
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session, \
-                    session.request(
-                        self.method, self.url, headers=self.headers,
-                        allow_redirects=self.follow_redirects,
-                        ssl=self.tls if self.tls is not None else True,
-                    ) as response:
-                self.judge_status(response.status)
-                if self.body_regex is not None or self.json_checks:
-                    # An event stream never ends: read no more than the limit, and only here.
-                    raw = await _read_at_most(response.content, self.max_body + 1)
-                    self.judge_body(raw[:self.max_body].decode(errors="replace"),
-                                    complete=len(raw) <= self.max_body)
-        except aiohttp.ClientConnectorCertificateError as exc:
+            response = await http11.fetch(request, follow_redirects=self.follow_redirects)
+        except ssl.SSLCertVerificationError as exc:
             raise NotRetryable(f"TLS verification failed: {describe(exc)}") from exc
-        except aiohttp.TooManyRedirects as exc:
-            raise NotReady(f"too many redirects ({len(exc.history)}), the last to "
-                           f"{redact_text(str(exc.request_info.real_url))}") from exc
-        except aiohttp.ClientError as exc:
-            raise NotReady(describe(exc)) from exc
+        except ssl.SSLError as exc:
+            raise NotReady(f"TLS: {describe(exc)}") from exc
+        self.judge_status(response.status)
+        self.judge_headers(response)
+        if wants_body:
+            self.judge_body(response.body.decode(errors="replace"), complete=response.complete)
 
     def judge_status(self, status: int) -> None:
         """Raise NotReady unless the status is accepted."""
         if not any(low <= status <= high for low, high in self.statuses):
             raise NotReady(f"HTTP {status}, expected {_ranges(self.statuses)}")
+
+    def judge_headers(self, response: http11.Response) -> None:
+        """Raise NotReady unless every expected header is there, matching its pattern."""
+        for name, pattern in self.expect_headers:
+            value = response.header(name)
+            if value is None:
+                raise NotReady(f"no {name} header in the answer")
+            if pattern is not None and not pattern.search(value):
+                raise NotReady(f"header {name}: {value!r} does not match {pattern.pattern!r}")
 
     def judge_body(self, body: str, *, complete: bool) -> None:
         """Raise NotReady unless the body (or its first `max_body` bytes) is as expected."""
@@ -159,19 +169,6 @@ class HttpCheck:
                 raise NotReady(f"JSON {path} is {json.dumps(found)}, expected {wanted}")
 
 
-async def _read_at_most(stream: Any, limit: int) -> bytes:
-    """The body up to `limit` bytes (fewer only at its end)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await stream.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
 def _ranges(ranges: list[tuple[int, int]]) -> str:
     return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
@@ -185,14 +182,25 @@ def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
     except re.error as exc:
         raise NotRetryable(f"--body-regex: {exc}") from exc
     tls = None
-    if args.url.startswith("https://") and (args.ca_file or args.insecure):
-        tls = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+    if args.url.startswith("https://") and tlsfiles.wanted(args):
+        tls = tlsfiles.from_args(args)
     return HttpCheck(
         url=args.url, method=args.method.upper(), statuses=parse_statuses(args.status),
         headers=dict(_header(text) for text in args.headers), body_regex=pattern,
         json_checks=[_json_check(text) for text in args.json_checks], tls=tls,
         follow_redirects=not args.no_redirects, max_body=args.max_body,
+        expect_headers=[_expected_header(text) for text in args.expect_headers],
     )
+
+
+def _expected_header(text: str) -> tuple[str, re.Pattern[str] | None]:
+    name, sep, pattern = text.partition("=")
+    if not name.strip():
+        raise NotRetryable(f"--expect-header {text!r}: expected NAME or NAME=REGEX")
+    try:
+        return name.strip(), re.compile(pattern) if sep else None
+    except re.error as exc:
+        raise NotRetryable(f"--expect-header {text!r}: {exc}") from exc
 
 
 def _header(text: str) -> tuple[str, str]:

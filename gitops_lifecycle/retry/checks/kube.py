@@ -10,7 +10,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from gitops_lifecycle.retry.checks import kinds, kubeapi, kubeconfig
+from gitops_lifecycle.retry.checks import kinds, kubeapi, kubeconfig, rollout
 from gitops_lifecycle.retry.checks.http import json_path
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with -l or --all: one object meeting --for is enough")
     parser.add_argument("--for", dest="wait_for", default="condition=Ready",
                         help="condition=TYPE[=STATUS] (STATUS default True), "
-                        "jsonpath='{.status.phase}'=VALUE, or delete")
+                        "jsonpath='{.status.phase}'=VALUE, delete, or rollout (a Deployment, "
+                        "DaemonSet or StatefulSet fully rolled out, as kubectl rollout status "
+                        "says) (default: condition=Ready)")
     parser.add_argument("--gone-ok", action="store_true",
                         help="an object that no longer exists counts as done (a Job removed by "
                         "its TTL)")
@@ -55,9 +57,9 @@ class Wanted:
 
 
 def parse_for(text: str) -> Wanted:
-    """`condition=Available[=True]`, `jsonpath='{.a.b}'=value`, or `delete`."""
-    if text == "delete":
-        return Wanted("delete")
+    """`condition=Available[=True]`, `jsonpath='{.a.b}'=value`, `delete` or `rollout`."""
+    if text in ("delete", "rollout"):
+        return Wanted(text)
     if text.startswith("condition="):
         name, _, status = text.removeprefix("condition=").partition("=")
         if not name:
@@ -66,7 +68,8 @@ def parse_for(text: str) -> Wanted:
     match = _JSONPATH.match(text)
     if match:
         return Wanted("jsonpath", match["path"], match["value"])
-    raise NotRetryable(f"--for {text!r}: expected condition=…, jsonpath='{{…}}'=… or delete")
+    raise NotRetryable(
+        f"--for {text!r}: expected condition=…, jsonpath='{{…}}'=…, delete or rollout")
 
 
 def _rendered(value: Any) -> str:
@@ -104,18 +107,18 @@ class KubeCheck:
         """Read the object(s); raise NotReady until they are as wanted."""
         del budget
         self._api = self._api or kubeconfig.load(self.settings)
-        async with kubeapi.connected(self.settings, self._api) as client:
-            self._resolved = self._resolved or await kinds.resolve(client, self.kind)
-            resource = self._resolved
-            namespace = (self.namespace or self._api.namespace) if resource.namespaced else None
-            if self.selector is None:
-                path = kubeapi.object_path(resource.group_version, resource.plural, self.name,
-                                           namespace)
-                self.judge(await client.get(path))
-                return
-            path = kubeapi.object_path(resource.group_version, resource.plural, "", namespace)
-            query = {"labelSelector": self.selector} if self.selector else {}
-            self.judge_all([obj async for obj in client.items(path, **query)])
+        client = kubeapi.connect(self.settings, self._api)
+        self._resolved = self._resolved or await kinds.resolve(client, self.kind)
+        resource = self._resolved
+        namespace = (self.namespace or self._api.namespace) if resource.namespaced else None
+        if self.selector is None:
+            path = kubeapi.object_path(resource.group_version, resource.plural, self.name,
+                                       namespace)
+            self.judge(await client.get(path))
+            return
+        path = kubeapi.object_path(resource.group_version, resource.plural, "", namespace)
+        query = {"labelSelector": self.selector} if self.selector else {}
+        self.judge_all([obj async for obj in client.items(path, **query)])
 
     def judge_all(self, objects: list[kubeapi.Object]) -> None:
         """All (or with `--any` one) of the selected objects must be as wanted."""
@@ -148,6 +151,9 @@ class KubeCheck:
     def _judge_one(self, obj: kubeapi.Object) -> None:
         if self.wanted.kind == "delete":
             raise NotReady("still exists")
+        if self.wanted.kind == "rollout":
+            rollout.check(obj)
+            return
         _check_generation(obj)
         if self.wanted.kind == "condition":
             _check_condition(obj, self.wanted)

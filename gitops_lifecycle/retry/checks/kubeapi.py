@@ -1,20 +1,19 @@
 """What the Kubernetes checks share: arguments, a few plain GETs, errors by retryability.
 
-No Kubernetes client library: one aiohttp session per attempt with the credentials of
-`kubeconfig.load`, proxies from the environment (HTTPS_PROXY, NO_PROXY) as client-go honours
-them, and JSON back.
+No Kubernetes client library: GETs with the credentials of `kubeconfig.load`, through the
+kubeconfig's proxy-url or the environment's (HTTPS_PROXY, NO_PROXY) as client-go does, and
+JSON back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import json
+import ssl
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from gitops_lifecycle import __version__
-from gitops_lifecycle.logs import redact_text
-from gitops_lifecycle.retry.checks import kubeconfig
+from gitops_lifecycle.retry.checks import http11, kubeconfig
 from gitops_lifecycle.retry.engine import describe
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
@@ -22,15 +21,14 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator
 
-    import aiohttp
-
     from gitops_lifecycle.settings import KubernetesSettings
 
 SERVICE = "kubernetes"
 Object = dict[str, Any]
 NAMESPACE_HELP = ("namespace of the object (default: the kubeconfig context's namespace, in a "
                   "pod the service account's, else default)")
-_PAGE = 500
+_PAGE = 100
+_MAX_BODY = 32 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, namespace: bool = True) -> None:
@@ -61,32 +59,34 @@ def split_reference(text: str, namespace: str | None) -> tuple[str | None, str]:
 
 @dataclasses.dataclass
 class Client:
-    """GETs against the API server on one session."""
+    """GETs against the API server."""
 
     api: kubeconfig.Api
-    session: aiohttp.ClientSession
 
     async def get(self, path: str, **query: str) -> Object | None:
         """The JSON at `path`, or None on 404."""
-        import aiohttp
-
+        url = self.api.server + path + (f"?{urlencode(query)}" if query else "")
+        request = http11.Request(
+            method="GET", url=url, tls=self.api.tls, server_hostname=self.api.server_hostname,
+            proxy=self.api.proxy, read_body=_MAX_BODY,
+            headers=(("Accept", "application/json"), *self.api.headers.items()),
+        )
         try:
-            async with self.session.get(
-                self.api.server + path, params=query or None, headers=self.api.headers,
-                ssl=self.api.tls, server_hostname=self.api.server_hostname,
-                proxy=self.api.proxy,
-            ) as response:
-                if response.status == 404:
-                    return None
-                if response.status >= 400:
-                    raise _status_error(response.status, await _message(response), path)
-                found: Object = await response.json(content_type=None)
-                return found
-        except aiohttp.ClientConnectorCertificateError as exc:
+            response = await http11.send(request)
+        except ssl.SSLCertVerificationError as exc:
             raise NotRetryable(f"TLS verification of the API server failed: {describe(exc)}") \
                 from exc
-        except aiohttp.ClientError as exc:
-            raise NotReady(f"API server: {redact_text(describe(exc))}") from exc
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise _status_error(response.status, _message(response.body), path)
+        if not response.complete:
+            raise NotReady(f"{path}: answer larger than {_MAX_BODY} bytes")
+        try:
+            found: Object = json.loads(response.body)
+        except ValueError as exc:
+            raise NotReady(f"{path}: the answer is not JSON") from exc
+        return found
 
     async def items(self, path: str, **query: str) -> AsyncIterator[Object]:
         """Every object of a LIST, a page at a time."""
@@ -103,12 +103,11 @@ class Client:
                 return
 
 
-async def _message(response: aiohttp.ClientResponse) -> str:
+def _message(body: bytes) -> str:
     try:
-        body = await response.json(content_type=None)
-        return str(body.get("message") or response.reason)
+        return str(json.loads(body).get("message") or "")
     except (ValueError, AttributeError):
-        return str(response.reason)
+        return body[:200].decode(errors="replace")
 
 
 def _status_error(status: int, message: str, path: str) -> NotReady | NotRetryable:
@@ -119,17 +118,9 @@ def _status_error(status: int, message: str, path: str) -> NotReady | NotRetryab
     return NotReady(text)
 
 
-@contextlib.asynccontextmanager
-async def connected(settings: KubernetesSettings,
-                    api: kubeconfig.Api | None = None) -> AsyncIterator[Client]:
-    """A client for one attempt; its failures arrive as NotReady or NotRetryable."""
-    import aiohttp
-
-    api = api or kubeconfig.load(settings)
-    # The API server's audit log names the caller by its User-Agent.
-    agent = {"User-Agent": f"gitops-lifecycle/{__version__} (wait)"}
-    async with aiohttp.ClientSession(trust_env=True, headers=agent) as session:
-        yield Client(api=api, session=session)
+def connect(settings: KubernetesSettings, api: kubeconfig.Api | None = None) -> Client:
+    """A client for the configured cluster (its failures arrive as NotReady/NotRetryable)."""
+    return Client(api=api or kubeconfig.load(settings))
 
 
 def api_path(group_version: str) -> str:

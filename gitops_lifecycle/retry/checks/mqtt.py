@@ -28,6 +28,7 @@ HELP = "an MQTT broker accepts our CONNECT (CONNACK 0)"
 # 140 bad authentication method). "Server unavailable" (3, 136) and "busy" (137) are retried.
 _FATAL_CODES = {1, 2, 4, 5, 132, 133, 134, 135, 140}
 _PORTS = {"mqtt": 1883, "mqtts": 8883}
+_VERSIONS = {"3.1": "V31", "3.1.1": "V311", "5": "V5"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mqtt://[user:password@]host[:port] or mqtts:// for TLS")
     parser.add_argument("--username", help="user name (overrides the URL's)")
     parser.add_argument("--password", help="password (overrides the URL's)")
+    parser.add_argument("--mqtt-version", choices=sorted(_VERSIONS), default="3.1.1",
+                        help="protocol version of the CONNECT (default: 3.1.1)")
     parser.add_argument("--client-id-prefix", default="gitops-lifecycle-wait",
                         help="a random suffix makes each attempt's client id unique")
     tlsfiles.add_arguments(parser)
@@ -52,6 +55,7 @@ class MqttCheck:
     password: str | None
     client_id_prefix: str
     tls: ssl.SSLContext | None
+    version: str = "3.1.1"
 
     @property
     def target(self) -> str:
@@ -66,6 +70,7 @@ class MqttCheck:
             self.host, self.port, username=self.username, password=self.password,
             identifier=f"{self.client_id_prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
             tls_context=self.tls, tls_insecure=self._insecure(), timeout=budget,
+            protocol=getattr(aiomqtt.ProtocolVersion, _VERSIONS[self.version]),
         )
         try:
             async with client:
@@ -101,10 +106,10 @@ def build(args: argparse.Namespace, _settings: Settings) -> MqttCheck:
         raise NotRetryable(f"bad port in {redact_text(args.url)!r}") from exc
     tls = None
     if parts.scheme == "mqtts":
-        tls = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+        tls = tlsfiles.from_args(args)
     return MqttCheck(
         url=args.url, host=parts.hostname, port=port,
         username=args.username or (unquote(parts.username) if parts.username else None),
         password=args.password or (unquote(parts.password) if parts.password else None),
-        client_id_prefix=args.client_id_prefix, tls=tls,
+        client_id_prefix=args.client_id_prefix, tls=tls, version=args.mqtt_version,
     )

@@ -27,7 +27,7 @@ _OURS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout")
 _ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
         "sslkey": "PGSSLKEY", "connect_timeout": "PGCONNECT_TIMEOUT"}
 _KEYWORDS = {"dbname": "database", "user": "user", "password": "password", "host": "host",
-             "port": "port"}
+             "port": "port", "passfile": "passfile", "target_session_attrs": "target_session_attrs"}
 # SQLSTATEs that say the credentials or pg_hba.conf reject us: waiting will not change that.
 _FATAL_STATES = {"28P01", "28000"}
 
@@ -35,8 +35,11 @@ _FATAL_STATES = {"28P01", "28000"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`[DSN] [--require-primary]`; without a DSN the libpq environment (PGHOST…) is used."""
     parser.add_argument("dsn", nargs="?", metavar="DSN",
-                        help="postgresql://user:password@host:port/db?sslmode=… or key=value "
-                        "pairs (default: PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)")
+                        help="postgresql://user:password@host:port/db?sslmode=… or libpq's "
+                        "key=value pairs (host, port, dbname, user, password, passfile, "
+                        "sslmode, sslrootcert, sslcert, sslkey, connect_timeout, "
+                        "target_session_attrs, application_name); default: PGHOST, PGPORT, "
+                        "PGDATABASE, PGUSER, PGPASSWORD, PGPASSFILE")
     parser.add_argument("--require-primary", action="store_true",
                         help="a server in recovery (a standby) is not ready")
 
@@ -97,6 +100,8 @@ def _from_keywords(dsn: str) -> tuple[dict[str, Any], dict[str, str]]:
             connect["port"] = [_port(text) for text in value.split(",")]
         elif key == "host":
             connect["host"] = value.split(",")
+        elif key == "application_name":
+            connect.setdefault("server_settings", {})["application_name"] = value
         elif key in _KEYWORDS:
             connect[_KEYWORDS[key]] = value
         else:
@@ -163,7 +168,8 @@ class PostgresCheck:
             raise _classify(exc) from exc
         except pgtls.SSL_VERIFY_ERRORS as exc:
             raise NotRetryable(f"TLS verification failed: {describe(exc)}") from exc
-        except asyncpg.InterfaceError as exc:
+        except (asyncpg.InterfaceError, asyncpg.exceptions.TargetServerAttributeNotMatched) as exc:
+            # target_session_attrs: a failover or a new standby may make one match.
             raise NotReady(describe(exc)) from exc
 
     async def _attempt(self, budget: float) -> None:

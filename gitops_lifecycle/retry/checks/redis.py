@@ -100,9 +100,12 @@ def build(args: argparse.Namespace, _settings: Settings) -> RedisCheck:
     if args.password:
         options["password"] = args.password
     if scheme == "rediss":
-        context = tlsfiles.client_context(args.ca_file, insecure=args.insecure)
+        context = tlsfiles.from_args(args)  # checks the files and flags before any attempt
         options["ssl_cert_reqs"] = context.verify_mode
         options["ssl_check_hostname"] = context.check_hostname
         if args.ca_file:
             options["ssl_ca_certs"] = str(args.ca_file)
+        if args.cert_file:
+            options["ssl_certfile"] = str(args.cert_file)
+            options["ssl_keyfile"] = str(args.key_file or args.cert_file)
     return RedisCheck(args.url, options)

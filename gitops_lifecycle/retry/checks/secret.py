@@ -45,9 +45,9 @@ class SecretCheck:
         del budget
         api = kubeconfig.load(self.settings)
         self.namespace = self.namespace or api.namespace
-        async with kubeapi.connected(self.settings, api) as client:
-            secret = await client.get(kubeapi.object_path("v1", "secrets", self.name,
-                                                          self.namespace))
+        client = kubeapi.connect(self.settings, api)
+        secret = await client.get(kubeapi.object_path("v1", "secrets", self.name,
+                                                      self.namespace))
         self.judge(secret)
 
     def judge(self, secret: kubeapi.Object | None) -> None:

@@ -8,8 +8,10 @@ replaces. With the test dependency `authentik-client` installed, every request b
 validated with its generated models.
 """
 
+from gitops_lifecycle.simulation.authentik import applications, outposts, providers, schema
 from gitops_lifecycle.simulation.authentik.errors import AuthentikError
 from gitops_lifecycle.simulation.authentik.faults import AuthentikFaults, AuthentikRequest
 from gitops_lifecycle.simulation.authentik.server import SimulatedAuthentik
 
-__all__ = ["AuthentikError", "AuthentikFaults", "AuthentikRequest", "SimulatedAuthentik"]
+__all__ = ["AuthentikError", "AuthentikFaults", "AuthentikRequest", "SimulatedAuthentik",
+           "applications", "outposts", "providers", "schema"]

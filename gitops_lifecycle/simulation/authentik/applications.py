@@ -40,6 +40,7 @@ def create(state: State, body: dict[str, Any], errors: FieldErrors | None = None
     pk = new_uuid()
     stored: Obj = {"pk": pk, **DEFAULTS, **validated}
     state.applications[pk] = stored
+    state.touch()
     return stored
 
 
@@ -47,12 +48,14 @@ def update(state: State, current: Obj, body: dict[str, Any], *, partial: bool,
            errors: FieldErrors | None = None) -> Obj:
     """PUT (`partial=False`) or PATCH."""
     current.update(_validate(state, body, current=current, partial=partial, errors=errors))
+    state.touch()
     return current
 
 
 def delete(state: State, current: Obj) -> None:
     """Remove an application; its provider stays."""
     state.applications.pop(current["pk"])
+    state.touch()
 
 
 def _validate(state: State, body: dict[str, Any], *, current: Obj | None, partial: bool,

@@ -64,6 +64,7 @@ def create(state: State, body: dict[str, Any], errors: FieldErrors | None = None
                    "client_id": _random(40), "cookie_secret": _random(32)}
     _set_oauth_defaults(state, stored)
     state.providers[pk] = stored
+    state.touch()
     return stored
 
 
@@ -73,17 +74,19 @@ def update(state: State, current: Obj, body: dict[str, Any], *, partial: bool,
     validated = _validate(state, body, current=current, partial=partial, errors=errors)
     current.update(validated)
     _set_oauth_defaults(state, current)
+    state.touch()
     return current
 
 
 def delete(state: State, pk: int) -> None:
     """Remove a provider: its application loses the link, outposts lose the member."""
-    state.providers.pop(pk)
     app = state.application_of(pk)
+    state.providers.pop(pk)
     if app is not None:
         app["provider"] = None
     for outpost in state.outposts_with(pk):
         outpost["providers"].remove(pk)
+    state.touch()
 
 
 def _validate(state: State, body: dict[str, Any], *, current: Obj | None, partial: bool,

@@ -63,21 +63,37 @@ class State:
     scope_mappings: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, User] = field(default_factory=dict)
     next_provider_pk: int = 1
+    _version: int = 0
+    _indexes: tuple[int, dict[str, Obj], dict[str, Obj], dict[int, Obj]] | None = None
+
+    def touch(self) -> None:
+        """Say that providers or applications changed (the lookup indexes are rebuilt)."""
+        self._version += 1
 
     # -- lookups --------------------------------------------------------------------------
 
     def provider_named(self, name: str) -> Obj | None:
         """The provider of any type with this name (names are unique), or None."""
-        return next((p for p in self.providers.values() if p["name"] == name), None)
+        return self._index()[1].get(name)
 
     def application_by_slug(self, slug: str) -> Obj | None:
         """The application with this slug, or None."""
-        return next((a for a in self.applications.values() if a["slug"] == slug), None)
+        return self._index()[2].get(slug)
 
     def application_of(self, provider_pk: int) -> Obj | None:
         """The application linked to a provider (at most one), or None."""
-        return next((a for a in self.applications.values() if a["provider"] == provider_pk),
-                    None)
+        return self._index()[3].get(provider_pk)
+
+    def _index(self) -> tuple[int, dict[str, Obj], dict[str, Obj], dict[int, Obj]]:
+        if self._indexes is None or self._indexes[0] != self._version:
+            self._indexes = (
+                self._version,
+                {p["name"]: p for p in self.providers.values()},
+                {a["slug"]: a for a in self.applications.values()},
+                {a["provider"]: a for a in self.applications.values()
+                 if a["provider"] is not None},
+            )
+        return self._indexes
 
     def flow_by_slug(self, slug: str) -> Obj | None:
         """The flow with this slug, or None."""

@@ -35,7 +35,7 @@ SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 CRONJOB = ("batch/v1", "CronJob")
 
 
-def _times(spec: dict[str, Any], now: float) -> tuple[float, float] | None:
+def schedule_times(spec: dict[str, Any], now: float) -> tuple[float, float] | None:
     """The latest scheduled time at or before `now`, and the next one after it."""
     schedule = str(spec.get("schedule") or "")
     if not croniter.is_valid(schedule):
@@ -44,7 +44,7 @@ def _times(spec: dict[str, Any], now: float) -> tuple[float, float] | None:
     moment = datetime.fromtimestamp(now, zone)
     latest = croniter(schedule, moment).get_prev(float)
     upcoming = croniter(schedule, moment).get_next(float)
-    if croniter.match(schedule, moment) and int(now) == now:
+    if now % 60 == 0 and croniter.match(schedule, moment):  # get_prev is strictly before
         latest = now
     return latest, upcoming
 
@@ -81,7 +81,7 @@ class CronJobs:
         if cronjob is None or deleting(cronjob):
             return None
         spec = cronjob.get("spec") or {}
-        times = _times(spec, now)
+        times = schedule_times(spec, now)
         if times is None:
             return None
         latest, upcoming = times

@@ -38,7 +38,7 @@ _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the one generated names use
 
 def template_hash(template: dict[str, Any]) -> str:
     """A short, stable name for a pod template, in the alphabet generated names use."""
-    digest = hashlib.sha256(msgspec.json.encode(template, order="sorted")).digest()
+    digest = hashlib.sha256(msgspec.json.encode(_normal(template), order="sorted")).digest()
     return "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest[:10])
 
 
@@ -48,14 +48,23 @@ def revision(obj: Obj) -> int:
     return int(text) if str(text).isdigit() else 0
 
 
-def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    meta = dict(template.get("metadata") or {})
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH}
-    if labels:
-        meta["labels"] = labels
-    else:
-        meta.pop("labels", None)
-    return {**template, "metadata": meta}
+def _normal(value: Any) -> Any:
+    """JSON without nulls and empty maps or lists: how the API's Go types read it back."""
+    if isinstance(value, dict):
+        kept = {k: _normal(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def same_template(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether two pod templates are equal but for the pod-template-hash label."""
+    def without_hash(template: dict[str, Any]) -> Any:
+        meta = dict(template.get("metadata") or {})
+        meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH}
+        return _normal({**template, "metadata": meta})
+    return bool(without_hash(ours) == without_hash(theirs))
 
 
 class Deployments:
@@ -107,8 +116,7 @@ class Deployments:
         template = (deployment.get("spec") or {}).get("template") or {}
         top = max((revision(rs) for rs in sets), default=0)
         for rs in sets:
-            if _without_hash((rs.get("spec") or {}).get("template") or {}) == \
-                    _without_hash(template):
+            if same_template((rs.get("spec") or {}).get("template") or {}, template):
                 if revision(rs) == top:
                     return rs
                 annotations = {**(rs["metadata"].get("annotations") or {}),
