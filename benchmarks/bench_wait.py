@@ -26,6 +26,7 @@ TARGET_PEAK_RSS = 48 * 2**20  # every check, in a 64 MiB init container
 TARGET_FIRST_ATTEMPT_RATIO = 6.0  # `wait tcp`'s first attempt within 6x a bare interpreter
 NEXT_PEAK_RSS = 30 * 2**20  # the next target, for `wait tcp`
 CHECKS = ("tcp", "http", "postgres", "redis", "mqtt", "k8s", "secret")
+EXTRA = ("mysql",)  # measured and shown, not (yet) held to the budget
 SCENARIO = """\
 objects:
   - apiVersion: batch/v1
@@ -174,6 +175,17 @@ def _mqtt() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
+def _mysql() -> Iterator[list[str]]:
+    from tests.retry import services
+
+    port = services.free_port()
+    with services.mariadb_server() as server:
+        server.start(port)
+        yield ["mysql", (f"mysql://{services.MYSQL_USER}:{services.MYSQL_PASSWORD}"
+               f"@127.0.0.1:{port}/mysql")]
+
+
+@contextlib.contextmanager
 def _simulate() -> Iterator[Path]:
     """`gitops-lifecycle simulate` with a Job and a Secret; yields its kubeconfig."""
     with tempfile.TemporaryDirectory() as directory:
@@ -213,7 +225,7 @@ def _secret() -> Iterator[list[str]]:
 
 SERVERS: dict[str, Callable[[], contextlib.AbstractContextManager[list[str]]]] = {
     "http": _http, "postgres": _postgres, "redis": _redis, "mqtt": _mqtt, "k8s": _k8s,
-    "secret": _secret,
+    "secret": _secret, "mysql": _mysql,
 }
 
 
@@ -251,13 +263,15 @@ def main(quick: bool = False) -> int:
     print(_row("import kubernetes_asyncio.config", *kube, base))
     print(_row("wait tcp: spawn to first attempt", first, tcp_peak, base))
     peaks = {"tcp": tcp_peak}
-    for check in CHECKS[1:]:
+    for check in (*CHECKS[1:], *EXTRA):
         found = _measure(check, runs)
         if isinstance(found, str):
             print(f"  wait {check}: {found}")
             continue
-        print(_row(f"wait {check}: spawn to ready", *found, base))
-        peaks[check] = found[1]
+        extra = " (no budget)" if check in EXTRA else ""
+        print(_row(f"wait {check}: spawn to ready{extra}", *found, base))
+        if check in CHECKS:
+            peaks[check] = found[1]
     missing = [check for check in CHECKS if check not in peaks]
     over = [check for check, peak in peaks.items() if peak >= TARGET_PEAK_RSS]
     memory_ok = not over and not missing

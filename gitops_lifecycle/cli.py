@@ -111,6 +111,8 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--authentik-port", type=int, default=0,
                           help="port of the simulated Authentik (default any)")
     simulate.add_argument("--authentik-token", help="its API token (default a random one)")
+    simulate.add_argument("--authentik-version", default="2026.8.5",
+                          help="the version it reports (default 2026.8.5)")
     simulate.add_argument(
         "--authentik-schema", choices=["auto", "on", "off"], default="auto",
         help="check request bodies against the authentik-client package's models: auto "

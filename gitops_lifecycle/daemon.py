@@ -79,7 +79,8 @@ def controllers(m: Machinery) -> list[Component]:
                              informers=m.informers, events_sink=m.events, term=m.term),
         RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
         *discovery.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
-                               health=m.health, informers=m.informers, events=m.events),
+                               health=m.health, informers=m.informers, events=m.events,
+                               term=m.term),
     ]
 
 

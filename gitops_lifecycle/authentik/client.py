@@ -10,6 +10,7 @@ requests only) through a circuit breaker whose state is exported as a metric.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -102,6 +103,7 @@ class Authentik:
         self._backoff = backoff
         self._session: aiohttp.ClientSession | None = None
         self._flows: dict[str, str] = {}
+        self._flow_lock = asyncio.Lock()
         metrics.publish_circuit(self._breaker.state)
 
     @classmethod
@@ -277,11 +279,14 @@ class Authentik:
         """The pk of the flow `slug` (cached: flows are not renamed under us)."""
         if slug in self._flows:
             return self._flows[slug]
-        found = _convert_all(await self.list_all(FLOWS, {"slug": slug}), Flow)
-        match = next((flow.pk for flow in found if flow.slug == slug), None)
-        if match is not None:
-            self._flows[slug] = match
-        return match
+        async with self._flow_lock:  # many reconciles ask at once at start: ask Authentik once
+            if slug in self._flows:
+                return self._flows[slug]
+            found = _convert_all(await self.list_all(FLOWS, {"slug": slug}), Flow)
+            match = next((flow.pk for flow in found if flow.slug == slug), None)
+            if match is not None:
+                self._flows[slug] = match
+            return match
 
     async def me(self) -> dict[str, Any]:
         """Who the token belongs to (a token check)."""

@@ -26,6 +26,7 @@ from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
 from gitops_lifecycle.discovery.spec import Invalid, ProxySpec, parse
 from gitops_lifecycle.discovery.status import PROVIDER, Report, differs, render
+from gitops_lifecycle.discovery.term import Term, within
 from gitops_lifecycle.discovery.version import VersionCheck
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.kube.client import Kube
@@ -50,8 +51,10 @@ class ProxyConfigController:
     def __init__(  # noqa: PLR0913 - what it reads, writes and reports to
         self, *, kube: Kube, client: Authentik, informer: Informer[ProxyConfig],
         settings: Settings, clock: Clock, events: EventRecorder | None = None,
+        term: Term = None,
     ) -> None:
         self.kube = kube
+        self.term = term
         self.client = client
         self.informer = informer
         self.settings = settings
@@ -286,11 +289,13 @@ class ProxyConfigController:
                 with contextlib.suppress(OutpostGoneError):
                     await self.membership.change(str(outpost.get("id")),
                                                  remove=frozenset({provider.pk}))
-            await self.client.delete_provider(provider.pk)
+            pk = provider.pk
+            await within(self.term, lambda: self.client.delete_provider(pk))
             self.view.forget_provider(provider.pk)
             self._event(obj, "Normal", "ProviderDeleted", f"provider {provider.name!r} deleted")
         if application is not None:
-            await self.client.delete_application(application.slug)
+            slug = application.slug
+            await within(self.term, lambda: self.client.delete_application(slug))
             self.view.forget_application(application.slug)
             self._event(obj, "Normal", "ApplicationDeleted",
                         f"application {application.slug!r} deleted")
@@ -307,7 +312,9 @@ class ProxyConfigController:
         application = None
         if isinstance(slug, str) and slug:
             application = await self.client.application(slug)
-        created = set() if pk is None else {pk}
+        # A recorded pk vouches only for a provider that still has the name asked for.
+        created = set() if pk is None or provider is None or \
+            provider.name.casefold() != obj.provider_name.casefold() else {pk}
         if provider is not None and self.ensurer.maybe_created.get(
                 provider.name.casefold()) == obj.key:
             created.add(provider.pk)

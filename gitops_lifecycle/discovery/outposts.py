@@ -21,6 +21,10 @@ from gitops_lifecycle.authentik.models import Outpost
 log = logs.get("discovery.outposts")
 
 
+BATCH_WINDOW = 0.2
+"""Seconds a change waits for others to the same outpost before the write."""
+
+
 class OutpostGoneError(AuthentikError):
     """The outpost no longer exists."""
 
@@ -36,8 +40,9 @@ class _Change:
 class Membership:
     """Adds and removes providers on outposts, one verified write per batch per outpost."""
 
-    def __init__(self, client: Authentik) -> None:
+    def __init__(self, client: Authentik, *, window: float = BATCH_WINDOW) -> None:
         self._client = client
+        self.window = window
         self._locks: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, list[_Change]] = {}
         self.writes = 0
@@ -47,10 +52,12 @@ class Membership:
         """Add `add` to and remove `remove` from outpost `outpost`; the verified outpost."""
         change = _Change(add, remove)
         self._pending.setdefault(outpost, []).append(change)
+        # A moment for the changes of other reconciles to join this write.
+        await asyncio.sleep(self.window)
         async with self._locks.setdefault(outpost, asyncio.Lock()):
-            batch = self._pending.pop(outpost, [])
-            if batch:
-                await self._apply(outpost, batch)
+            # Unless a write that held the lock meanwhile took this change along already.
+            if change in self._pending.get(outpost, ()):
+                await self._apply(outpost, self._pending.pop(outpost))
         return await change.done
 
     async def _apply(self, pk: str, batch: list[_Change]) -> None:

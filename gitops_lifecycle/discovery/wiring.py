@@ -18,6 +18,7 @@ from gitops_lifecycle.discovery.controller import ProxyConfigController
 from gitops_lifecycle.discovery.orphans import OrphanCollector
 from gitops_lifecycle.discovery.records import ProxyConfig
 from gitops_lifecycle.discovery.services import SELECTOR, ServiceController
+from gitops_lifecycle.discovery.term import Term
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
@@ -43,13 +44,13 @@ class ServiceDiscovery:
     def __init__(  # noqa: PLR0913 - the machinery it is built from
         self, *, kube: Kube, settings: Settings, clock: Clock, health: Health | None,
         proxyconfigs: Informer[ProxyConfig], events: EventRecorder | None = None,
-        client: Authentik | None = None,
+        client: Authentik | None = None, term: Term = None,
     ) -> None:
         self.client = client or Authentik.from_settings(settings.authentik,
                                                         settings.retry.circuit_breaker)
         self.controller = ProxyConfigController(
             kube=kube, client=self.client, informer=proxyconfigs, settings=settings,
-            clock=clock, events=events,
+            clock=clock, events=events, term=term,
         )
         services: Informer[Object] = Informer(
             kube=kube, resource=SERVICES, record=Object, namespaces=settings.kubernetes.namespaces,
@@ -60,7 +61,7 @@ class ServiceDiscovery:
         self.orphans = OrphanCollector(
             kube=kube, client=self.client, proxyconfigs=proxyconfigs, settings=settings,
             clock=clock, guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock),
-            referenced=self.controller.referenced,
+            referenced=self.controller.referenced, term=term,
         )
         self.controller.after_listing = self._after_listing
         if health is not None:
@@ -86,7 +87,7 @@ class ServiceDiscovery:
 
 def controllers(  # noqa: PLR0913 - the machinery it is built from
     *, kube: Kube, settings: Settings, clock: Clock, health: Health | None,
-    informers: Informers, events: EventRecorder | None = None,
+    informers: Informers, events: EventRecorder | None = None, term: Term = None,
 ) -> list[Component]:
     """Service discovery, when enabled and an Authentik token is configured."""
     if not settings.service_discovery.enabled:
@@ -95,4 +96,5 @@ def controllers(  # noqa: PLR0913 - the machinery it is built from
         log.warning("service discovery is off: set authentik.token or authentik.tokenFile")
         return []
     return [ServiceDiscovery(kube=kube, settings=settings, clock=clock, health=health,
-                             proxyconfigs=informers(PROXYCONFIGS, ProxyConfig), events=events)]
+                             proxyconfigs=informers(PROXYCONFIGS, ProxyConfig), events=events,
+                             term=term)]

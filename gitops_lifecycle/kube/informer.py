@@ -91,6 +91,9 @@ class Informer(Generic[R]):
         # The API server bookmarks every watch about once a minute: two minutes of silence
         # mean the connection is gone, whatever TCP says.
         self.silence_limit = 2 * bookmark_interval
+        # Past the limit the watch is restarted at once: readiness fails only if that
+        # restart has not been heard from either (a reconnect takes a second or so).
+        self._unready_after = self.silence_limit + bookmark_interval / 2
         self._include = frozenset(self._namespaces.include)
         self._exclude = frozenset(self._namespaces.exclude)
         self._scopes = [_Scope(namespace, Backoff(clock=self._clock))
@@ -129,7 +132,7 @@ class Informer(Generic[R]):
     # --- health ----------------------------------------------------------------------------
     @property
     def watching(self) -> bool:
-        """Synced, and every watch open and heard from within `silence_limit`."""
+        """Synced, and every watch open and heard from lately (within `silence_limit`)."""
         now = self._clock.monotonic()
         return self.has_synced.is_set() and all(
             scope.open and scope.heard is not None and now - scope.heard <= self.silence_limit
@@ -151,7 +154,7 @@ class Informer(Generic[R]):
             return "initial list not finished"
         now = self._clock.monotonic()
         silent = [scope for scope in self._scopes
-                  if scope.heard is not None and now - scope.heard > self.silence_limit]
+                  if scope.heard is not None and now - scope.heard > self._unready_after]
         if not silent:
             return None
         worst = min(silent, key=lambda scope: scope.heard or 0.0)

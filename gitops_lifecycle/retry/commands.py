@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from gitops_lifecycle.retry.checks import Check
 
-CHECKS = ("postgres", "tcp", "redis", "mqtt", "http", "dns", "k8s", "secret", "externalsecret")
+CHECKS = ("postgres", "mysql", "tcp", "redis", "mqtt", "http", "dns", "k8s", "secret",
+          "externalsecret")
 _MODULES = {"k8s": "kube"}
 EXIT_CODES = {
     engine.READY: 0,

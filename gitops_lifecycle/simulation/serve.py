@@ -51,6 +51,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"kubeconfig: {path}  (kubectl --kubeconfig {path} get pods -A)",  # noqa: T201
               flush=True)
     authentik = SimulatedAuthentik(clock=clock, token=args.authentik_token,
+                                   version=args.authentik_version,
                                    validate_schema=args.authentik_schema)
     await authentik.start(port=args.authentik_port)
     print(f"simulated Authentik API at {authentik.url}", flush=True)  # noqa: T201

@@ -32,3 +32,24 @@ async def test_deleting_finished_jobs_elsewhere_cancels_their_expiry_timers(
             assert not env.informers["jobs"]
             assert jobs.queue.timers == 0
             assert len(jobs.queue) == 0
+
+
+async def test_a_relist_that_no_longer_finds_a_job_cancels_its_timer(tmp_path: Path) -> None:
+    async with cluster() as sim:
+        for i in range(10):
+            sim.create(job_dict(f"done-{i}", finished=sim.clock.now()))
+        async with running(sim, tmp_path, settings()) as env:
+            [jobs] = [c for c in env.components if c.name == "cleanup-jobs"]
+            await asyncio.sleep(5)
+            assert jobs.queue.timers == 10
+            # The watch drops, the Jobs go, and the history is compacted: only a re-list
+            # can tell the informer they are gone.
+            sim.faults.drop_watches()
+            for i in range(10):
+                sim.delete("batch/v1", "Job", f"done-{i}", namespace="default",
+                           propagation_policy="Background")
+            sim.faults.compact()
+            await asyncio.sleep(5)
+            assert not env.informers["jobs"]
+            assert jobs.queue.timers == 0
+            assert env.lists("jobs")[1:], "the informer listed again"

@@ -106,7 +106,8 @@ def install_crd(sim: SimulatedCluster) -> None:
 
 @contextlib.asynccontextmanager
 async def running(sim: SimulatedCluster, authentik: SimulatedAuthentik, tmp_path: Path,
-                  config: Settings) -> AsyncIterator[Running]:
+                  config: Settings, term: Callable[[], float] | None = None,
+                  ) -> AsyncIterator[Running]:
     install_crd(sim)
     path = sim.write_kubeconfig(tmp_path / "kubeconfig")
     kube_settings = config.kubernetes.model_copy(update={"kubeconfig": path, "qps": 1000,
@@ -117,7 +118,8 @@ async def running(sim: SimulatedCluster, authentik: SimulatedAuthentik, tmp_path
                                                    record=ProxyConfig, clock=sim.clock)
         events = RecordedEvents()
         component = ServiceDiscovery(kube=kube, settings=config, clock=sim.clock, health=None,
-                                     proxyconfigs=informer, events=events)  # type: ignore[arg-type]
+                                     proxyconfigs=informer, events=events,  # type: ignore[arg-type]
+                                     term=term)
         tasks = [asyncio.create_task(informer.run()), asyncio.create_task(component.run())]
         try:
             yield Running(sim, authentik, component, informer, kube, events)

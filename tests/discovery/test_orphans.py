@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,19 @@ async def test_finalizer_removed_by_hand_leaves_an_orphan_that_is_collected(
         for _ in range(3):
             await resync(run, sim)
         await run.until(lambda: sim_authentik.provider("grafana") is None)
+
+
+async def test_no_deletion_outside_the_leaders_term(
+    sim: SimulatedCluster, sim_authentik: SimulatedAuthentik, tmp_path: Path
+) -> None:
+    orphan(sim_authentik, "old-app")
+    deadline = {"at": -math.inf}
+    config = orphan_settings(sim_authentik, maxAge="0s")
+    async with running(sim, sim_authentik, tmp_path, config, term=lambda: deadline["at"]) as run:
+        for _ in range(2):
+            await resync(run, sim)
+        assert sim_authentik.provider("old-app") is not None
+        assert not [w for w in run.writes() if w.method == "DELETE"]
+        deadline["at"] = math.inf
+        await resync(run, sim)
+        await run.until(lambda: sim_authentik.provider("old-app") is None)

@@ -42,7 +42,8 @@ def binary(name: str, *dirs: Path) -> str:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if found:
         return found
-    message = f"{name} is not installed (Debian: postgresql, redis-server, mosquitto)"
+    message = (f"{name} is not installed (Debian: postgresql, redis-server, mosquitto, "
+               "mariadb-server)")
     if REQUIRE:
         pytest.fail(f"{message}; GITOPS_LIFECYCLE_REQUIRE_SERVICES=1 requires it")
     pytest.skip(message)
@@ -376,3 +377,63 @@ def client_certificate(tls: Tls, directory: Path, *, name: str = "client") -> tu
     ))
     key_path.chmod(0o600)
     return cert_path, key_path
+
+
+# --- MariaDB ----------------------------------------------------------------------------------
+
+MYSQL_USER, MYSQL_PASSWORD = "app", "mysql-secret"
+
+
+class Mariadb:
+    """One initialised MariaDB data directory, started and stopped on demand on any port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.process: subprocess.Popen[bytes] | None = None
+        install = binary("mariadb-install-db")
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={self.data}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True, capture_output=True,
+        )
+        # Create the user before any test connects: a server that listens knows it.
+        self.start(free_port())
+        client = binary("mariadb")
+        subprocess.run(
+            [client, "--no-defaults", f"--socket={self.root / 'sock'}", "-uroot", "-e",
+             (f"CREATE USER '{MYSQL_USER}'@'%' IDENTIFIED BY '{MYSQL_PASSWORD}'; "
+             f"GRANT ALL ON *.* TO '{MYSQL_USER}'@'%';")],
+            check=True, capture_output=True,
+        )
+        self.stop()
+
+    def start(self, port: int) -> None:
+        """Start the server on 127.0.0.1:`port`."""
+        server = binary("mariadbd", Path("/usr/sbin"))
+        self.process = subprocess.Popen(
+            [server, "--no-defaults", f"--datadir={self.data}", f"--port={port}",
+             "--bind-address=127.0.0.1", f"--socket={self.root / 'sock'}", "--user=root",
+             "--skip-log-bin", "--innodb-buffer-pool-size=16M", f"--pid-file={self.root}/pid"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, timeout=30)
+
+    def stop(self) -> None:
+        """Stop it."""
+        process, self.process = self.process, None
+        stop(process)
+
+
+@contextlib.contextmanager
+def mariadb_server() -> Iterator[Mariadb]:
+    """An initialised MariaDB in a temporary directory."""
+    root = Path(tempfile.mkdtemp(prefix="wait-mariadb-"))
+    try:
+        server = Mariadb(root)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

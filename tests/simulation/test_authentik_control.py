@@ -88,4 +88,18 @@ async def test_a_bad_control_request_is_400_with_a_message(
     control: aiohttp.ClientSession
 ) -> None:
     status, body = await call(control, "POST", "/simulation/faults", json={"count": 1})
-    assert (status, body) == (400, {"message": "status is required"})
+    assert (status, body) == (400, {"message": "give one of status and latency"})
+
+
+async def test_a_latency_rule_from_outside_is_listed_and_deleted(
+    control: aiohttp.ClientSession
+) -> None:
+    added, rule = await call(control, "POST", "/simulation/faults",
+                             json={"latency": 5, "path": "outposts"})
+    _, state = await call(control, "GET", "/simulation/faults")
+    await call(control, "DELETE", f"/simulation/faults/{rule['id']}")
+    _, after = await call(control, "GET", "/simulation/faults")
+    assert added == 201
+    assert state["rules"] == [{"id": rule["id"], "status": None, "latency": 5.0,
+                               "method": None, "path": "outposts", "count": None}]
+    assert after["rules"] == []

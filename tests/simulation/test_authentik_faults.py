@@ -112,3 +112,30 @@ def test_credentials_for_a_separate_daemon_are_written_beside_each_other(
         "GITOPS_LIFECYCLE_AUTHENTIK__URL=http://127.0.0.1:1234\n"
         f"GITOPS_LIFECYCLE_AUTHENTIK__TOKENFILE={tmp_path / 'authentik-token'}\n")
     assert written["token"].stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.looptime
+async def test_a_slow_rule_delays_only_matching_requests_for_its_count(
+    sim_authentik: SimulatedAuthentik
+) -> None:
+    sim_authentik.faults.slow(30, method="PATCH", count=1)
+    loop = asyncio.get_running_loop()
+    elapsed = []
+    async with session(sim_authentik) as http:
+        for method in ("GET", "PATCH", "PATCH"):
+            began = loop.time()
+            await call(http, method, f"{PROXY}1/", json={} if method == "PATCH" else None)
+            elapsed.append(loop.time() - began)
+    assert elapsed[0] < 1
+    assert 30 <= elapsed[1] < 31
+    assert elapsed[2] < 1
+
+
+async def test_a_url_without_its_trailing_slash_is_redirected_before_authentication(
+    sim_authentik: SimulatedAuthentik
+) -> None:
+    async with aiohttp.ClientSession(base_url=sim_authentik.url) as http:
+        response = await http.get("/api/v3/providers/proxy", params={"page": 2},
+                                  allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (
+        301, "/api/v3/providers/proxy/?page=2")

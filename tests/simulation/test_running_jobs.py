@@ -200,3 +200,25 @@ def _finished(sim: SimulatedCluster, name: str) -> str | None:
         if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
             return str(condition["type"])
     return None
+
+
+async def test_a_suspended_job_stops_its_pods_and_runs_again_when_resumed(
+    sim: SimulatedCluster,
+) -> None:
+    sim.create(job("j", "sleep 60"))
+    await until(lambda: phase(sim, _pod_of(sim, "j") or "") == "Running")
+    sim.patch("batch/v1", "Job", "j", {"spec": {"suspend": True}}, namespace="default")
+    await until(lambda: not sim.list("v1", "Pod", "default"))
+    suspended = sim.get("batch/v1", "Job", "j", "default")
+    await asyncio.sleep(600)
+    still = sim.list("v1", "Pod", "default")
+    sim.patch("batch/v1", "Job", "j", {"spec": {"suspend": False}}, namespace="default")
+    assert await until(lambda: _finished(sim, "j")) == "Complete"
+    assert suspended is not None
+    conditions = {c["type"]: c["status"] for c in suspended["status"]["conditions"]}
+    assert (conditions, suspended["status"]["active"], still) == ({"Suspended": "True"}, 0, [])
+
+
+def _pod_of(sim: SimulatedCluster, name: str) -> str | None:
+    pods = sim.list("v1", "Pod", "default", label_selector=f"job-name={name}")
+    return pods[0]["metadata"]["name"] if pods else None

@@ -37,7 +37,8 @@ class ExternalSecretCheck:
     @property
     def target(self) -> str:
         """`externalsecret/NAMESPACE/NAME`."""
-        return f"externalsecret/{self.namespace or '-'}/{self.name}"
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"externalsecret/{where}{self.name}"
 
     async def attempt(self, budget: float) -> None:
         """Read the ExternalSecret and judge it."""

@@ -38,7 +38,8 @@ class SecretCheck:
     @property
     def target(self) -> str:
         """`secret/NAMESPACE/NAME`."""
-        return f"secret/{self.namespace or '-'}/{self.name}"
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"secret/{where}{self.name}"
 
     async def attempt(self, budget: float) -> None:
         """Read the Secret and judge it."""

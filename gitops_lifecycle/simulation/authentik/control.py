@@ -8,7 +8,7 @@ and are neither logged nor faulted.
     GET    /simulation/faults              down, latency and the failure rules in force
     POST   /simulation/faults              {"status": 503, "count": 3, "method": "GET",
                                             "path": "page=2"}: 201 with its id (no count:
-                                            until deleted)
+                                            until deleted); {"latency": 5, …} delays instead
     DELETE /simulation/faults[/{id}]       end every rule, the latency and the downtime; or one
     POST   /simulation/down | up           drop every connection without an answer | answer
     POST   /simulation/latency             {"seconds": 2}
@@ -68,12 +68,18 @@ class Control:
 
     async def add_fault(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        status = _field(body, "status", int, required=True)
+        status, latency = _field(body, "status", int), _field(body, "latency", (int, float))
         count = _field(body, "count", int)
         method, path = _field(body, "method", str), _field(body, "path", str)
         faults = self.authentik.faults
-        rule_id = faults.fail_all(status, method=method, path=path) if count is None else \
-            faults.fail_next(count, status, method=method, path=path)
+        if (status is None) == (latency is None):
+            raise ControlError("give one of status and latency")
+        if latency is not None:
+            rule_id = faults.slow(float(latency), method=method, path=path, count=count)
+        elif count is None:
+            rule_id = faults.fail_all(status, method=method, path=path)
+        else:
+            rule_id = faults.fail_next(count, status, method=method, path=path)
         return web.json_response({"id": rule_id}, status=201)
 
     async def clear_faults(self, _: web.Request) -> web.Response:

@@ -37,16 +37,24 @@ class AuthentikRequest:
 @dataclass
 class _Failure:
     remaining: int | None
-    status: int
+    status: int | None
     method: str | None
     path: PathPredicate | None
     id: int = 0
+    latency: float = 0.0
 
     def describe(self) -> dict[str, Any]:
         """The rule as the control endpoint shows it."""
         path = self.path if isinstance(self.path, str) or self.path is None else "<predicate>"
-        return {"id": self.id, "status": self.status, "method": self.method, "path": path,
-                "count": self.remaining}
+        return {"id": self.id, "status": self.status, "latency": self.latency,
+                "method": self.method, "path": path, "count": self.remaining}
+
+    def consume(self) -> bool:
+        """Count one matching request; whether the rule has run out."""
+        if self.remaining is None:
+            return False
+        self.remaining -= 1
+        return self.remaining <= 0
 
     def matches(self, request: web.Request) -> bool:
         if self.method and request.method.upper() != self.method.upper():
@@ -111,6 +119,11 @@ class AuthentikFaults:
         self._failures.append(failure)
         return failure.id
 
+    def slow(self, seconds: float, *, method: str | None = None,
+             path: PathPredicate | None = None, count: int | None = None) -> int:
+        """Delay the matching requests by `seconds` (the next `count`, or until cleared)."""
+        return self._add(_Failure(count, None, method, path, latency=seconds))
+
     def revoke_token(self, token: str) -> None:
         """Make a token invalid from now on: requests with it get 403."""
         self.revoke(token)
@@ -121,14 +134,21 @@ class AuthentikFaults:
         self.delay = 0.0
         self.is_down = False
 
+    def delay_for(self, request: web.Request) -> float:
+        """How long to hold `request`: the global latency plus that of matching slow rules."""
+        extra = 0.0
+        for rule in [f for f in self._failures if f.status is None and f.matches(request)]:
+            extra += rule.latency
+            if rule.consume():
+                self._failures.remove(rule)
+        return self.delay + extra
+
     def take(self, request: web.Request) -> web.Response | None:
         """The failure to answer `request` with, if one is pending for it."""
         for failure in self._failures:
-            if failure.matches(request):
-                if failure.remaining is not None:
-                    failure.remaining -= 1
-                    if failure.remaining <= 0:
-                        self._failures.remove(failure)
+            if failure.status is not None and failure.matches(request):
+                if failure.consume():
+                    self._failures.remove(failure)
                 return _failure_response(failure.status)
         return None
 

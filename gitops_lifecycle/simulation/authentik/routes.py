@@ -111,14 +111,19 @@ class AuthentikApi:
         if request.path.startswith("/simulation/"):
             return await handler(request)
         record = await self._record(request)
-        if self.faults.delay:
-            await asyncio.sleep(self.faults.delay)
+        delay = self.faults.delay_for(request)
+        if delay:
+            await asyncio.sleep(delay)
         if self.faults.is_down:
             record.status = 0
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError
         response: web.StreamResponse | None = self.faults.take(request)
+        if response is None and not request.path.endswith("/"):
+            # Django's APPEND_SLASH: the client is sent to the URL with the slash, whatever
+            # the method (a client that follows it turns a POST into a GET).
+            response = _moved(request)
         if response is None:
             try:
                 if request.path.startswith(API):
@@ -311,6 +316,11 @@ class AuthentikApi:
                 f"Invalid data. Expected a dictionary, but got {type(body).__name__}."]})
         errors = schema.check(endpoint, request.method, body) if self.validate_schema else {}
         return body, errors
+
+
+def _moved(request: web.Request) -> web.Response:
+    location = request.path + "/" + (f"?{request.query_string}" if request.query_string else "")
+    return web.Response(status=301, headers={"Location": location})
 
 
 def _allow(request: web.Request, *methods: str) -> None:

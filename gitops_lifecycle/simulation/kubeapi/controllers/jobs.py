@@ -1,6 +1,7 @@
 """The Job controller: pods from the template until enough succeed, or the Job fails.
 
 Acts on Jobs with no Complete or Failed condition (a Job seeded finished stays as written).
+A suspended Job has its active pods stopped and waits, `Suspended`, until resumed.
 It keeps `min(parallelism, completions - succeeded)` pods active, recreating failed ones after
 a backoff of 10 s doubling (capped at 6 minutes); counts `active`, `ready`, `succeeded` and
 `failed` (a container restart under `restartPolicy: OnFailure` counts as a failure); and
@@ -93,7 +94,12 @@ class Jobs:
             return None
         spec, status = job.get("spec") or {}, dict(job.get("status") or {})
         if spec.get("suspend"):
+            self._suspend(job, status, now)
             return None
+        if is_true(job, "Suspended"):
+            status = with_condition(status, "Suspended", "False", now=now, reason="JobResumed",
+                                    message="Job resumed")
+            status.pop("startTime", None)  # the active deadline counts from the resumption
         status.setdefault("startTime", format_time(now))
         pods = owned_pods(self._writer.registry, job)
         running = [pod for pod in pods if active(pod)]
@@ -119,6 +125,18 @@ class Jobs:
         if deadline is not None:
             again = min(again or started + deadline, started + deadline)
         return again
+
+    def _suspend(self, job: Obj, status: dict[str, Any], now: float) -> None:
+        """Stop the active pods; the Job waits, Suspended, until `suspend` is false again."""
+        for pod in owned_pods(self._writer.registry, job):
+            if active(pod):
+                self._writer.delete(PODS, pod)
+        status.update(active=0, ready=0)
+        if not is_true(job, "Suspended"):
+            status = with_condition(status, "Suspended", "True", now=now, reason="JobSuspended",
+                                    message="Job suspended")
+            record(self._writer, job, JOB, "Suspended", "Job suspended", component=NAME)
+        self._writer.status(JOBS, job, status)
 
     def _start_pods(
         self, job: Obj, status: dict[str, Any], running: list[Obj], now: float, *, want: int,
