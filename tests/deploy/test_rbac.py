@@ -100,11 +100,11 @@ SELECTED = ("pods", "jobs", "deployments", "statefulsets")
 
 
 def _wait_targets() -> list[list[str]]:
-    """Every kind the daemon knows by name, the workload kinds by selector, and the secret and
+    """Every kind the daemon knows and DaemonSets by name, workloads by selector, the secret and
     externalsecret checks (`wait k8s` takes any kind the server serves; the chart's role for
     it covers these)."""
     kinds = sorted({r.kind.lower() for r in vars(resources).values()
-                    if isinstance(r, resources.Resource)})
+                    if isinstance(r, resources.Resource)} | {"daemonset"})
     return [["k8s", f"{kind}/x", "-n", "apps"] for kind in kinds] + [
         ["k8s", kind, "-l", "app=x", "-n", "apps"] for kind in SELECTED] + [
         ["secret", "apps/x"], ["externalsecret", "apps/x"]]
