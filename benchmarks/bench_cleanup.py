@@ -43,13 +43,13 @@ def _settings(kubeconfig: Path) -> Settings:
 
 
 def _seed(sim: SimulatedCluster, count: int, expires: float) -> None:
-    sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
     finished = format_time(expires - HOUR)
     for index in range(count):
         sim.create({
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": f"job-{index:05d}", "namespace": "default"},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox"}]}}},
             "status": {"conditions": [{"type": "Complete", "status": "True",
                                        "lastTransitionTime": finished}],
                        "completionTime": finished, "succeeded": 1},

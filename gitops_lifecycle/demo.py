@@ -141,6 +141,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as scratch:
         kubeconfig = getattr(args, "kubeconfig_out", None) or Path(scratch) / "kubeconfig"
         seeded = sim.load_scenario(scenario_text())
+        sim.ensure_namespaces(settings.kubernetes.leader_election.lease_namespace)
         await sim.start()
         await authentik.start()
         proxies = demo_authentik.seed(sim, authentik)

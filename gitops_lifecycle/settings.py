@@ -248,7 +248,7 @@ class JobsOptions(Section):
 
 class StuckPodsPolicy(Policy):
     threshold: Duration = 300
-    """How long past deletionTimestamp + grace period a pod counts as stuck."""
+    """How long past its deletionTimestamp (the end of its grace period) a pod counts as stuck."""
     mode: Literal["safe", "always", "report"] = "safe"
     """`safe`: force only where the node is gone or long NotReady; `always`: force every
     stuck pod; `report`: never force, only count."""

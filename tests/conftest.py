@@ -29,6 +29,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def sim() -> AsyncIterator[SimulatedCluster]:
     """A simulated API server on loopback, its kubelet off (tests step pods themselves)."""
     async with SimulatedCluster(clock=SimClock(), kubelet=False) as cluster:
+        cluster.ensure_namespaces("gitops-system")  # where the daemon keeps its Lease and state
         yield cluster
 
 

@@ -62,6 +62,7 @@ def test_without_a_cluster_only_the_server_runs() -> None:
 async def test_the_server_starts_first_and_controllers_last(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        sim.ensure_namespaces("gitops-system")  # where the daemon runs
         sim.write_kubeconfig(kubeconfig)
         config = settings(kubernetes={"kubeconfig": str(kubeconfig)})
         async with Kube.from_settings(config.kubernetes) as kube:
@@ -163,7 +164,8 @@ def finished_job(name: str, *, finished: float) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": "default", "creationTimestamp": stamp},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "c", "image": "busybox"}]}}},
         "status": {"succeeded": 1, "completionTime": stamp, "conditions": [
             {"type": "Complete", "status": "True", "lastTransitionTime": stamp}]},
     }
@@ -174,6 +176,7 @@ async def test_the_leading_daemon_deletes_a_job_at_its_expiry_and_releases_the_l
 ) -> None:
     clock = SimClock(start=START)
     async with SimulatedCluster(clock=clock) as sim:
+        sim.ensure_namespaces("gitops-system")  # where the daemon runs
         sim.create(finished_job("old", finished=START - HOUR - 60))
         sim.create(finished_job("young", finished=START - HOUR + 600))
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
@@ -238,6 +241,7 @@ async def test_a_finished_wait_counts_once_in_the_daemon_and_not_again_after_a_r
 ) -> None:
     clock = SimClock(start=START)
     async with SimulatedCluster(clock=clock) as sim:
+        sim.ensure_namespaces("gitops-system")  # where the daemon runs
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         config = settings(kubernetes={"kubeconfig": str(kubeconfig)},
                           server={"host": "127.0.0.1", "port": 0})

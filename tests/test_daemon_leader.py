@@ -121,6 +121,7 @@ async def two_daemons(
     tmp_path: Path, timing: dict[str, float]
 ) -> AsyncIterator[tuple[SimulatedCluster, aiohttp.ClientSession, list[Daemon]]]:
     async with SimulatedCluster(clock=SimClock()) as sim, aiohttp.ClientSession() as http:
+        sim.ensure_namespaces("gitops-system")  # where the daemon runs
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         daemons = [Daemon(name, kubeconfig=kubeconfig, logs=tmp_path, timing=timing)
                    for name in ("replica-a", "replica-b")]

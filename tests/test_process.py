@@ -29,6 +29,7 @@ def _free_port() -> int:
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[SimulatedCluster]:
     async with SimulatedCluster() as cluster:
+        cluster.ensure_namespaces("gitops-system")  # where the daemon runs
         yield cluster
 
 

@@ -31,7 +31,8 @@ def finished_job(name: str, namespace: str, *, finished: float) -> dict[str, Any
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": stamp},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "c", "image": "busybox"}]}}},
         "status": {"succeeded": 1, "completionTime": stamp, "conditions": [
             {"type": "Complete", "status": "True", "lastTransitionTime": stamp}]},
     }
@@ -47,9 +48,7 @@ async def test_four_informers_over_200_namespaces_sync_and_delete_on_time(
         tmp_path: Path) -> None:
     clock = SimClock(start=START)
     async with SimulatedCluster(clock=clock) as sim:
-        for namespace in ["gitops-system", *NAMESPACES, "elsewhere"]:
-            sim.create({"apiVersion": "v1", "kind": "Namespace",
-                        "metadata": {"name": namespace}})
+        sim.ensure_namespaces("gitops-system", *NAMESPACES, "elsewhere")
         sim.create(finished_job("nightly", "team-199", finished=START - HOUR + 600))
         sim.create(finished_job("nightly", "elsewhere", finished=START - HOUR - 600))
         config = Settings.model_validate({

@@ -11,7 +11,8 @@ ReplicaSets):
   falling back to a default the user did not mean.
 
 Read, not written: the GitOps markers below say a tool would re-create a deleted Job from
-Git and run it again, so such Jobs are skipped unless `jobs.includeGitopsManaged` is set.
+Git and run it again (a Flux Kustomization or HelmRelease, Argo CD), so such Jobs are
+skipped unless `jobs.includeGitopsManaged` is set; Helm hook Jobs are always left to Helm.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ FLUX_KUSTOMIZATION_LABELS = (
     "kustomize.toolkit.fluxcd.io/name",
     "kustomize.toolkit.fluxcd.io/namespace",
 )
+FLUX_HELMRELEASE_LABEL = "helm.toolkit.fluxcd.io/name"
+"""Set by Flux's helm-controller on everything a HelmRelease installs (drift detection may
+re-create it)."""
 ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-ARGOCD_INSTANCE_LABEL = "argocd.argoproj.io/instance"
-"""Argo CD's label tracking when configured with this key; its default key,
-`app.kubernetes.io/instance`, is also set by every Helm chart and so proves nothing."""
+ARGOCD_INSTANCE_LABELS = ("argocd.argoproj.io/instance", "app.kubernetes.io/instance")
+"""Argo CD's tracking labels: its default key, `app.kubernetes.io/instance`, and the one it
+may be configured with. A Helm chart sets the default key too: such a Job is skipped unless
+`jobs.includeGitopsManaged` (with self-heal on, Argo CD would re-create and re-run it)."""
+HELM_HOOK = "helm.sh/hook"
+"""A Helm hook: its `helm.sh/hook-delete-policy` decides when it goes, not this daemon."""
 
 DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
 """Set by the Deployment controller on a Deployment and each of its ReplicaSets."""
@@ -61,8 +68,17 @@ def ttl_override(annotations: Mapping[str, str] | None, default: float) -> float
 def gitops_managed(
     labels: Mapping[str, str] | None, annotations: Mapping[str, str] | None
 ) -> bool:
-    """Whether a Flux Kustomization or Argo CD applies this object from Git."""
+    """Whether a Flux Kustomization or HelmRelease, or Argo CD, applies this object."""
     labels = labels or {}
     if all(key in labels for key in FLUX_KUSTOMIZATION_LABELS):
         return True
-    return ARGOCD_INSTANCE_LABEL in labels or ARGOCD_TRACKING_ANNOTATION in (annotations or {})
+    if FLUX_HELMRELEASE_LABEL in labels:
+        return True
+    if any(key in labels for key in ARGOCD_INSTANCE_LABELS):
+        return True
+    return ARGOCD_TRACKING_ANNOTATION in (annotations or {})
+
+
+def helm_hook(annotations: Mapping[str, str] | None) -> bool:
+    """Whether the object is a Helm hook (its own delete policy applies)."""
+    return HELM_HOOK in (annotations or {})

@@ -14,6 +14,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from typing import Any
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import failures
@@ -34,6 +35,8 @@ RETRY_CAP = 300.0
 """The longest wait between two retries of one key."""
 PERSISTENT = 120.0
 """Seconds a key may keep failing before `/readyz` reports the controller as failing."""
+FRESH_POLL = 1.0
+"""Seconds between two looks at whether the caches a decision reads are live again."""
 
 
 class CacheController(ABC):
@@ -63,6 +66,7 @@ class CacheController(ABC):
             backoff=Backoff(base=RETRY_BASE, cap=RETRY_CAP),
         )
         self._primed = False
+        self._stale_since: float | None = None
         self._skips: dict[str, tuple[str, str]] = {}
         self._deleted: dict[str, str] = {}
         """Key → uid of objects deleted whose DELETED event the cache has not yet seen."""
@@ -90,19 +94,49 @@ class CacheController(ABC):
     def observed(self, obj: Object) -> None:  # noqa: B027 - optional hook
         """A hook: a decision was just made about `obj`."""
 
+    async def confirm(self, target: Target) -> Target | None:
+        """A hook: re-decide on live data right before deleting (None: keep it after all)."""
+        return target
+
     # --- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Sweep once the caches are synced, then reconcile changes, expiries and sweeps."""
-        await self.synced()
-        self._primed = True
-        await self.sweep()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.queue.run(), name=self.queue.name)
-            group.create_task(self._sweep_periodically(), name=f"{self.name}:sweep")
+        try:
+            await self.synced()
+            self._primed = True
+            await self.sweep()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.queue.run(), name=self.queue.name)
+                group.create_task(self._sweep_periodically(), name=f"{self.name}:sweep")
+        finally:
+            # Paused (not leading): queue nothing more. The next term starts with a sweep
+            # that judges everything, so nothing needs remembering meanwhile.
+            self._primed = False
 
     async def synced(self) -> None:
         """Wait for every cache this controller reads."""
         await self.informer.has_synced.wait()
+
+    def reads(self) -> list[Informer[Any]]:
+        """Every informer a decision of this controller reads."""
+        return [self.informer]
+
+    def stale(self) -> list[str]:
+        """The informers read that are not synced and watching at this moment."""
+        return [informer.name for informer in self.reads() if not informer.watching]
+
+    async def fresh(self) -> None:
+        """Return once every informer a decision reads is synced and watching.
+
+        A cache whose watch is down misses deletions and changes of other objects (siblings,
+        owners): deciding from it could delete what a fresh look would keep.
+        """
+        while stale := self.stale():
+            if self._stale_since is None:
+                self._stale_since = self.clock.now()
+                log.info("decisions wait for live caches", controller=self.name, stale=stale)
+            await self.clock.sleep(FRESH_POLL)
+        self._stale_since = None
 
     async def _sweep_periodically(self) -> None:
         interval = self.settings.controller.interval
@@ -125,6 +159,7 @@ class CacheController(ABC):
     # --- the safety-net sweep ---------------------------------------------------------------
     async def sweep(self) -> None:
         """Judge every cached object; enqueue what is due unless the guard stops the policy."""
+        await self.fresh()
         started = time.perf_counter()
         objects = list(self.informer.values())
         due: dict[str, list[str]] = {policy: [] for policy in self.policies}
@@ -180,6 +215,9 @@ class CacheController(ABC):
 
     def readiness(self) -> str | None:
         """Why `/readyz` should fail for this controller, if it should."""
+        stale = self._stale_since
+        if stale is not None and self.clock.now() - stale >= PERSISTENT:
+            return f"decisions wait for live caches: {', '.join(self.stale()) or 'recovering'}"
         since = self.queue.failing_since()
         if since is not None and self.clock.now() - since >= PERSISTENT:
             return f"API calls have been failing for {self.clock.now() - since:.0f}s"
@@ -194,6 +232,7 @@ class CacheController(ABC):
             return Retry(self._failed(key, exc, retry=False))
 
     async def _reconcile(self, key: str) -> Result:
+        await self.fresh()
         obj = self.informer.get(key)
         if obj is None or self._deleted.get(key) == obj.metadata.uid:
             return DONE
@@ -202,8 +241,10 @@ class CacheController(ABC):
             return RequeueAt(decision.until)
         if not isinstance(decision, Delete):
             return DONE
-        outcome = await self.deleter.delete(Target(self.resource, obj.metadata, decision),
-                                            total=len(self.informer))
+        target = await self.confirm(Target(self.resource, obj.metadata, decision))
+        if target is None:
+            return DONE
+        outcome = await self.deleter.delete(target, total=len(self.informer))
         if outcome in {Outcome.DELETED, Outcome.GONE} and key in self.informer:
             self._deleted[key] = obj.metadata.uid
         # BLOCKED: the guard stopped the policy; the next sweep judges everything due at

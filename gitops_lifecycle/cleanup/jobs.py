@@ -38,11 +38,12 @@ METRIC_TYPE = {COMPLETED: "completed", FAILED: "failed"}
 TTL_MANAGED_BY_KUBERNETES = "ttl_managed_by_kubernetes"
 CRONJOB_OWNED = "cronjob_owned"
 GITOPS_MANAGED = "gitops_managed"
+HELM_HOOK = "helm_hook"
 NOT_FINISHED = "not_finished"
 NO_FINISH_TIME = "no_finish_time"
 REASONS = (
     *COMMON_REASONS, TTL_MANAGED_BY_KUBERNETES, CRONJOB_OWNED, GITOPS_MANAGED, NOT_FINISHED,
-    NO_FINISH_TIME,
+    NO_FINISH_TIME, HELM_HOOK,
 )
 
 
@@ -63,6 +64,8 @@ def _left_to_others(job: Job, settings: CleanupSettings) -> str | None:
         return BEING_DELETED
     if job.spec.ttl_seconds_after_finished is not None:
         return TTL_MANAGED_BY_KUBERNETES
+    if marks.helm_hook(job.metadata.annotations):
+        return HELM_HOOK
     if _cronjob_owned(job) and not settings.controller.policies.jobs.include_cron_job_owned:
         return CRONJOB_OWNED
     return None

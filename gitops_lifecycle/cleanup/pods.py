@@ -1,8 +1,8 @@
 """Pods stuck Terminating: which may be force-deleted, and when.
 
-A pod is stuck when `deletionTimestamp` + its grace period lies more than `threshold` in the
-past (this is conservative: the API server already puts the end of the grace period into
-`deletionTimestamp`). Mode `report` only counts them; `always` force-deletes every stuck pod;
+A pod is stuck when its `deletionTimestamp` lies more than `threshold` in the past (the API
+server already puts the end of the grace period into `deletionTimestamp`).
+Mode `report` only counts them; `always` force-deletes every stuck pod;
 `safe` (the default) force-deletes only where no kubelet can still be running the pod's
 containers: the node is gone (confirmed by a live read), carries the out-of-service taint,
 the pod was never scheduled, or the node has been NotReady for `notReadyGrace` and the pod
@@ -12,6 +12,7 @@ at once). Pods held only by finalizers are reported, never forced: force does no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,13 @@ REPORT_ONLY = "report_only"
 NODE_READY = "node_ready"
 STATEFULSET_POD = "statefulset_pod"
 RWO_VOLUME = "rwo_volume"
+UNKNOWN_VOLUME = "unknown_volume"
+READINESS_UNKNOWN = "node_readiness_unknown"
 NODE_NOT_READY_GRACE = "node_not_ready_grace"
-REASONS = (*COMMON_REASONS, FINALIZERS, REPORT_ONLY, NODE_READY, STATEFULSET_POD, RWO_VOLUME)
+REASONS = (
+    *COMMON_REASONS, FINALIZERS, REPORT_ONLY, NODE_READY, STATEFULSET_POD, RWO_VOLUME,
+    UNKNOWN_VOLUME, READINESS_UNKNOWN,
+)
 
 # Why a forced deletion was allowed (the `why` of a Delete; logged and put in the Event).
 FORCED_ALWAYS = "mode_always"
@@ -114,9 +120,8 @@ def is_stuck(pod: Pod, now: float, config: StuckPodsPolicy) -> bool:
 
 
 def _grace_end(pod: Pod) -> float:
-    meta = pod.metadata
-    deleting = seconds(meta.deletion_timestamp) or 0.0
-    return deleting + (meta.deletion_grace_period_seconds or 0)
+    """When the pod's grace period ended: the API server puts that into deletionTimestamp."""
+    return seconds(pod.metadata.deletion_timestamp) or 0.0
 
 
 def _stuck(
@@ -151,26 +156,41 @@ def _not_ready(
 ) -> Decision:
     assert facts.node is not None
     not_ready_since = _not_ready_since(facts.node)
-    if not_ready_since is None:
-        return Skip(POLICY, NODE_READY)
-    if _statefulset_owned(pod):
-        return Skip(POLICY, STATEFULSET_POD)
-    if facts.uses_rwo_volume:
-        return Skip(POLICY, RWO_VOLUME)
+    reason = _unsafe(pod, not_ready_since, facts)
+    if reason is not None:
+        return Skip(POLICY, reason)
+    assert not_ready_since is not None
     allowed = max(since, not_ready_since + config.not_ready_grace)
     if now < allowed:
         return Wait(POLICY, allowed, NODE_NOT_READY_GRACE)
     return Delete(POLICY, allowed, NODE_NOT_READY)
 
 
+def _unsafe(pod: Pod, not_ready_since: float | None, facts: NodeFacts) -> str | None:
+    """Why forcing the pod off its NotReady node could let it run twice, if it could."""
+    if not_ready_since is None:
+        return NODE_READY
+    if not_ready_since == math.inf:
+        return READINESS_UNKNOWN
+    if _statefulset_owned(pod):
+        return STATEFULSET_POD
+    if unknown_volumes(pod):
+        return UNKNOWN_VOLUME
+    if facts.uses_rwo_volume:
+        return RWO_VOLUME
+    return None
+
+
 def _not_ready_since(node: Node) -> float | None:
-    """When the node's Ready condition left True, or None while it is Ready."""
+    """When the node's Ready condition left True, None while it is Ready, and +inf when
+    that is unknown (no Ready condition, or none with a transition time): unknown is never
+    "long enough"."""
     for condition in node.status.conditions or ():
         if condition.type == "Ready":
             if condition.status == "True":
                 return None
-            return seconds(condition.last_transition_time) or 0.0
-    return 0.0  # no Ready condition at all: the kubelet never reported
+            return seconds(condition.last_transition_time) or math.inf
+    return math.inf
 
 
 def _statefulset_owned(pod: Pod) -> bool:
@@ -178,12 +198,22 @@ def _statefulset_owned(pod: Pod) -> bool:
 
 
 def claims(pod: Pod) -> tuple[str, ...]:
-    """Names of the PersistentVolumeClaims the pod mounts."""
-    return tuple(
-        volume.persistent_volume_claim.claim_name
-        for volume in pod.spec.volumes or ()
-        if volume.persistent_volume_claim is not None
-    )
+    """Names of the PersistentVolumeClaims the pod mounts, generic ephemeral ones included
+    (the claim of ephemeral volume `v` of pod `p` is `p-v`)."""
+    names = []
+    for volume in pod.spec.volumes or ():
+        if volume.persistent_volume_claim is not None:
+            names.append(volume.persistent_volume_claim.claim_name)
+        elif volume.ephemeral is not None:
+            names.append(f"{pod.metadata.name}-{volume.name}")
+    return tuple(names)
+
+
+def unknown_volumes(pod: Pod) -> list[str]:
+    """Volumes that are neither node-local nor claims: their safety cannot be judged (a CSI
+    or cloud disk may be attached ReadWriteOnce), so they count as unsafe."""
+    return [volume.name for volume in pod.spec.volumes or ()
+            if volume.persistent_volume_claim is None and volume.ephemeral is None]
 
 
 RWO_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})

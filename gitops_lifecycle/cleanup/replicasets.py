@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from gitops_lifecycle import logs
 from gitops_lifecycle.cleanup import annotations as marks
 from gitops_lifecycle.cleanup.controller import CacheController
 from gitops_lifecycle.cleanup.decision import (
@@ -20,16 +21,22 @@ from gitops_lifecycle.cleanup.decision import (
     INVALID_ANNOTATION,
     POLICY_DISABLED,
     Decision,
+    Delete,
     Skip,
     expiry,
     out_of_scope,
     seconds,
     timed,
 )
+from gitops_lifecycle.cleanup.deleter import Target
+from gitops_lifecycle.kube.client import Kube
+from gitops_lifecycle.kube.errors import GoneError, NotFoundError
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Deployment, Object, OwnerReference, ReplicaSet
-from gitops_lifecycle.kube.resources import REPLICASETS
+from gitops_lifecycle.kube.resources import DEPLOYMENTS, REPLICASETS
 from gitops_lifecycle.settings import CleanupSettings
+
+log = logs.get("cleanup.replicasets")
 
 POLICY = "replicaSets"
 NOT_DEPLOYMENT_OWNED = "not_deployment_owned"
@@ -130,13 +137,20 @@ def controller_of(obj: Object) -> OwnerReference | None:
 
 
 class ReplicaSetsController(CacheController):
-    """Deletes a Deployment's surplus old ReplicaSets; watches Deployments for context."""
+    """Deletes a Deployment's surplus old ReplicaSets; watches Deployments for context.
+
+    A ReplicaSet is surplus only in view of its siblings and its Deployment, which the
+    uid precondition of its own deletion cannot vouch for. So decisions wait while either
+    cache is not live, and a deletion is re-decided first on a live read of the Deployment
+    and every ReplicaSet of its namespace.
+    """
 
     name = "cleanup-replicasets"
     resource = REPLICASETS
     policies = (POLICY,)
 
-    def __init__(self, *, deployments: Informer[Deployment], **kwargs: Any) -> None:
+    def __init__(self, *, kube: Kube, deployments: Informer[Deployment], **kwargs: Any) -> None:
+        self._kube = kube
         self._owned: dict[str, set[str]] = defaultdict(set)
         """Deployment uid → keys of the ReplicaSets it controls (the siblings index)."""
         super().__init__(**kwargs)
@@ -148,6 +162,54 @@ class ReplicaSetsController(CacheController):
         """Both caches: a decision needs the Deployment as well as its ReplicaSets."""
         await self.informer.has_synced.wait()
         await self.deployments.has_synced.wait()
+
+    def reads(self) -> list[Informer[Any]]:
+        """ReplicaSets and Deployments: a decision reads both."""
+        return [self.informer, self.deployments]
+
+    async def confirm(self, target: Target) -> Target | None:
+        """Re-decide on a live read of the Deployment and the namespace's ReplicaSets."""
+        cached = self.informer.get(target.meta.key)
+        owner = controller_of(cached) if cached is not None else None
+        if owner is None:
+            return None
+        namespace = target.meta.namespace
+        siblings = [rs for rs in await self._live(namespace)
+                    if (ref := controller_of(rs)) is not None and ref.uid == owner.uid]
+        live = next((rs for rs in siblings if rs.metadata.uid == target.meta.uid), None)
+        try:
+            deployment = await self._kube.get(DEPLOYMENTS, owner.name, record=Deployment,
+                                              namespace=namespace)
+        except NotFoundError:
+            deployment = None
+        if live is None:
+            return None
+        decision = decide(live, self.clock.now(), self.settings,
+                          deployment=deployment, siblings=siblings)
+        if not isinstance(decision, Delete):
+            log.info("not deleted: a live read keeps it", key=target.meta.key,
+                     decision=str(decision))
+            return None
+        return Target(self.resource, live.metadata, decision)
+
+    async def _live(self, namespace: str) -> list[ReplicaSet]:
+        """Every ReplicaSet of `namespace`, listed now (afresh if a continue token expires)."""
+        found: list[ReplicaSet] = []
+        token: str | None = None
+        while True:
+            try:
+                page = await self._kube.list_page(REPLICASETS, record=ReplicaSet,
+                                                  namespace=namespace, continue_token=token)
+            except GoneError:
+                if token is None:
+                    raise
+                token = None
+                found.clear()
+                continue
+            found.extend(page.items)
+            token = page.metadata.continue_ or None
+            if token is None:
+                return found
 
     async def judge(self, obj: Object) -> Decision:
         """Decide from the cached ReplicaSet, its Deployment and its siblings."""

@@ -73,7 +73,7 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
         ))
     if policies.replica_sets.enabled:
         built.append(replicasets.ReplicaSetsController(
-            informer=_any(informers(REPLICASETS, ReplicaSet)),
+            kube=kube, informer=_any(informers(REPLICASETS, ReplicaSet)),
             deployments=informers(DEPLOYMENTS, Deployment), **common,
         ))
     if policies.events.enabled:

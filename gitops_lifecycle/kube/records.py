@@ -229,22 +229,53 @@ class PersistentVolumeClaimSource(Record, frozen=True):
     claim_name: str = ""
 
 
+class _Present(Record, frozen=True):
+    """Any object: only its presence is read (nothing of it is kept)."""
+
+
+class ClaimTemplateSpec(Record, frozen=True):
+    access_modes: tuple[str, ...] = ()
+
+
+class ClaimTemplate(Record, frozen=True):
+    spec: ClaimTemplateSpec = ClaimTemplateSpec()
+
+
+class EphemeralVolumeSource(Record, frozen=True):
+    volume_claim_template: ClaimTemplate | None = None
+
+
 class Volume(Record, frozen=True):
     name: str = ""
     persistent_volume_claim: PersistentVolumeClaimSource | None = None
+    ephemeral: EphemeralVolumeSource | None = None
+    """A generic ephemeral volume: a PersistentVolumeClaim named `<pod>-<volume>`."""
+    empty_dir: _Present | None = None
+    config_map: _Present | None = None
+    secret: _Present | None = None
+    projected: _Present | None = None
+    downward_api: _Present | None = msgspec.field(default=None, name="downwardAPI")
+    host_path: _Present | None = None
+
+    @property
+    def node_local(self) -> bool:
+        """Whether this is a volume that lives and dies with the pod on its node."""
+        return any(source is not None for source in (
+            self.empty_dir, self.config_map, self.secret, self.projected, self.downward_api,
+            self.host_path))
 
 
 class PodSpec(Record, frozen=True):
     node_name: str = ""
     volumes: tuple[Volume, ...] = ()
-    """Only the volumes backed by a PersistentVolumeClaim (the rest are dropped on decoding)."""
+    """Only the volumes that may outlive the node: claims, generic ephemeral volumes, and
+    any source of unknown safety (node-local volumes are dropped on decoding)."""
 
     def __post_init__(self) -> None:
         # Nearly every pod has a projected service-account volume that nothing here reads.
-        if any(volume.persistent_volume_claim is None for volume in self.volumes):
-            claimed = tuple(volume for volume in self.volumes
-                            if volume.persistent_volume_claim is not None)
-            msgspec.structs.force_setattr(self, "volumes", claimed)
+        if any(volume.node_local for volume in self.volumes):
+            kept = tuple(volume for volume in self.volumes if not volume.node_local)
+            msgspec.structs.force_setattr(self, "volumes", kept)
 
 
 class ContainerStateTerminated(Record, frozen=True):

@@ -40,6 +40,7 @@ async def run(args: argparse.Namespace) -> int:
                   f"(bundled scenarios: {known})", file=sys.stderr)
             return 2
         print(f"seeded {len(seeded)} objects from scenario {args.scenario}")  # noqa: T201
+    sim.ensure_namespaces("gitops-system")  # where the chart installs the daemon
     if not sim.list("v1", "Node"):
         sim.set_node_ready("node-1")  # somewhere for pods to run
     # Seeded objects live as long as the process: keep them out of the collector's scans.

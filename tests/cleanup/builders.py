@@ -57,7 +57,9 @@ def job_dict(
         name, namespace, labels=labels, annotations=annotations, ownerReferences=owners,
         deletionTimestamp=format_time(NOW - 1) if deleting else None,
     )
-    spec: dict[str, Any] = {"template": {"spec": {"containers": [{"name": "c"}]}}}
+    containers = [{"name": "c", "image": "busybox"}]
+    spec: dict[str, Any] = {"template": {"spec": {"restartPolicy": "Never",
+                                                  "containers": containers}}}
     if ttl is not None:
         spec["ttlSecondsAfterFinished"] = ttl
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec,
@@ -83,7 +85,7 @@ def pod_dict(
         deletionTimestamp=format_time(deleted) if deleted is not None else None,
         deletionGracePeriodSeconds=grace if deleted is not None else None,
     )
-    spec: dict[str, Any] = {"containers": [{"name": "c"}]}
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
     if node:
         spec["nodeName"] = node
     if claims:
@@ -128,8 +130,9 @@ def event_dict(
         data["lastTimestamp"] = format_time(last)
     if first is not None:
         data["firstTimestamp"] = format_time(first)
-    if event_time is not None:
+    if event_time is not None:  # a new-style Event: the server requires who reported it
         data["eventTime"] = format_time(event_time, micro=True)
+        data.update(reportingComponent="kubelet", reportingInstance="node-1", action="Started")
     if series is not None:
         data["series"] = {"count": 2, "lastObservedTime": format_time(series, micro=True)}
     return data
@@ -146,7 +149,15 @@ def deployment_dict(
     metadata = meta(name, namespace, generation=generation,
                     annotations={"deployment.kubernetes.io/revision": str(revision)})
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
-            "spec": {"replicas": 2}, "status": {"observedGeneration": observed, "replicas": 2}}
+            "spec": {"replicas": 2, **_selecting({"app": name})},
+            "status": {"observedGeneration": observed, "replicas": 2}}
+
+
+def _selecting(labels: dict[str, str]) -> dict[str, Any]:
+    """A selector and a pod template it selects, as workloads need."""
+    return {"selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels},
+                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
 
 
 def replicaset_dict(
@@ -167,8 +178,9 @@ def replicaset_dict(
                "uid": dmeta["uid"], "controller": True}] if owned else None
     metadata = meta(f"{dmeta['name']}-{revision}", dmeta["namespace"], annotations=notes,
                     ownerReferences=owners, creationTimestamp=format_time(created))
+    selects = {"app": dmeta["name"], "pod-template-hash": f"h{revision}"}
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata,
-            "spec": {"replicas": replicas}, "status": {"replicas": current}}
+            "spec": {"replicas": replicas, **_selecting(selects)}, "status": {"replicas": current}}
 
 
 def record(data: dict[str, Any], kind: type[Any] | None = None) -> Any:

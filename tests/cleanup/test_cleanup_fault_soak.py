@@ -1,6 +1,6 @@
-"""A fault soak: 10,000 Jobs while the simulated cluster drops watches, answers 429 and 500,
-compacts its history, and the controllers restart. Zero wrongful deletions, every eligible
-Job eventually deleted, none deleted twice."""
+"""A fault soak: 10,000 Jobs, with ReplicaSets and Events beside them, while the simulated
+cluster drops watches, answers 429 and 500, compacts its history, and the controllers
+restart. Zero wrongful deletions, every eligible object eventually deleted, none twice."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from gitops_lifecycle.clock import parse_time
 from gitops_lifecycle.simulation import SimulatedCluster
-from tests.cleanup.builders import HOUR, job_dict
+from tests.cleanup.builders import HOUR, deployment_dict, event_dict, job_dict, replicaset_dict
 from tests.cleanup.harness import cluster, running, settings
 
 pytestmark = [pytest.mark.looptime, pytest.mark.timeout(300)]
@@ -57,6 +57,33 @@ async def inject_faults(sim: SimulatedCluster, rng: random.Random) -> None:
             sim.faults.fail_next(rng.randint(5, 40), 429, retry_after=1)
 
 
+DEPLOYMENTS = int(os.environ.get("SOAK_DEPLOYMENTS", "60"))
+REVISIONS = 8
+EVENTS = int(os.environ.get("SOAK_EVENTS", "1500"))
+
+
+def seed_others(sim: SimulatedCluster) -> tuple[set[str], set[str]]:
+    """ReplicaSets and Events: (names that must go, names that must stay)."""
+    now = sim.clock.now()
+    go: set[str] = set()
+    stay: set[str] = set()
+    for index in range(DEPLOYMENTS):
+        deployment = sim.create(deployment_dict(f"web-{index:03d}", revision=REVISIONS))
+        for revision in range(1, REVISIONS + 1):
+            current = revision == REVISIONS
+            rs = sim.create(replicaset_dict(deployment, revision, replicas=2 if current else 0,
+                                            current=2 if current else 0,
+                                            created=now - 2 * HOUR))
+            # minKeep 3: revisions 5, 6 and 7 stay beside the current 8; 1 to 4 are surplus.
+            (go if revision <= REVISIONS - 4 else stay).add(rs["metadata"]["name"])
+    for index in range(EVENTS):
+        old = index % 2 == 0
+        name = f"event-{index:05d}"
+        sim.create(event_dict(name, last=now - (2 * 24 * HOUR if old else 600)))
+        (go if old else stay).add(name)
+    return go, stay
+
+
 def change_minds(sim: SimulatedCluster, expiring: dict[str, float], now: float) -> set[str]:
     """Opt some not-yet-expired Jobs out and re-create others: they must all survive."""
     later = sorted(name for name, at in expiring.items() if at > now + 20 * MINUTE)
@@ -76,7 +103,9 @@ async def test_no_wrongful_double_or_missed_deletion_under_faults(tmp_path: Path
     rng = random.Random(4)
     config = settings()  # the default deletion and client rate limits, faults and all
     async with cluster(history=2_000) as sim:
+        sim.ensure_namespaces("default")
         expiring = seed(sim, rng)
+        others_go, others_stay = seed_others(sim)
         keep = {f"job-{i:05d}" for i in range(TOTAL)} - set(expiring)
         faults = asyncio.create_task(inject_faults(sim, rng))
         async with running(sim, tmp_path, config):
@@ -94,8 +123,15 @@ async def test_no_wrongful_double_or_missed_deletion_under_faults(tmp_path: Path
         remaining = {o["metadata"]["name"]: o["metadata"]["uid"]
                      for o in sim.list("batch/v1", "Job")}
         deleted = Counter(r.path.rsplit("/", 1)[-1] for r in sim.requests
-                          if r.method == "DELETE" and r.status == 200)
+                          if r.method == "DELETE" and r.status == 200 and "/jobs/" in r.path)
+        others_deleted = Counter(r.path.rsplit("/", 1)[-1] for r in sim.requests
+                                 if r.method == "DELETE" and r.status == 200
+                                 and "/jobs/" not in r.path)
+        others_left = {o["metadata"]["name"] for kind in (("apps/v1", "ReplicaSet"),
+                                                          ("v1", "Event"))
+                       for o in sim.list(*kind)}
         early = [r for r in sim.requests if r.method == "DELETE" and r.status == 200
+                 and "/jobs/" in r.path
                  and r.time < expiring.get(r.path.rsplit("/", 1)[-1], float("inf"))]
 
     assert set(remaining) == keep, "an eligible Job was missed or a kept one deleted"
@@ -103,3 +139,7 @@ async def test_no_wrongful_double_or_missed_deletion_under_faults(tmp_path: Path
     assert set(deleted) == set(expiring), "a DELETE hit a Job its policy did not select"
     assert max(deleted.values()) == 1, "a Job was deleted twice"
     assert not early, "a Job was deleted before its TTL ran out"
+    assert not set(others_deleted) & others_stay, "a kept ReplicaSet or Event was deleted"
+    assert set(others_deleted) == others_go, "an eligible ReplicaSet or Event was missed"
+    assert max(others_deleted.values()) == 1, "a ReplicaSet or Event was deleted twice"
+    assert others_stay <= others_left

@@ -20,7 +20,7 @@ async def test_item1_a_deletion_stalled_past_the_term_is_abandoned_before_it_lan
         sim.create(job_dict("old", finished=sim.clock.now() - 2 * HOUR))
         sim.faults.latency(10)  # every request is held 10 s before the server acts on it
         loop = asyncio.get_running_loop()
-        until = loop.time() + 15  # the list takes 10 s; the DELETE would land at 20 s
+        until = loop.time() + 25  # list and watch take 10 s each; the DELETE would land at 31 s
         async with running(sim, tmp_path, settings(), term=lambda: until) as env:
             await asyncio.sleep(60)
             sim.faults.clear()

@@ -13,8 +13,8 @@ from gitops_lifecycle.settings import CleanupSettings
 from tests.cleanup.builders import HOUR, NOW, node_dict, pod_dict, record
 
 DEFAULTS = CleanupSettings()
-STUCK = NOW - 600 - 30  # deletionTimestamp 10 minutes + the 30 s grace period ago
-SINCE = STUCK + 30 + 300  # stuck from then: past the grace period and the 5m threshold
+STUCK = NOW - 600 - 30  # deletionTimestamp (the end of the grace period) 10.5 minutes ago
+SINCE = STUCK + 300  # stuck from then: the 5m threshold past deletionTimestamp
 
 
 def stuck_pods(**policy: Any) -> CleanupSettings:
@@ -36,7 +36,7 @@ CASES = [
     # (id, pod, settings, facts, expected)
     ("not terminating", pod_dict(), DEFAULTS, None, Skip("stuckPods", "not_terminating")),
     ("terminating within the threshold", pod_dict(deleted=NOW - 60), DEFAULTS, None,
-     Wait("stuckPods", NOW - 60 + 30 + 300)),
+     Wait("stuckPods", NOW - 60 + 300)),
     ("stuck, safe mode, node not read yet", pod_dict(deleted=STUCK), DEFAULTS, None,
      NeedsNode("stuckPods", "node-1", ())),
     ("stuck, node gone", pod_dict(deleted=STUCK), DEFAULTS, facts(None),
@@ -73,7 +73,7 @@ CASES = [
      DEFAULTS, facts(None), Skip("stuckPods", "opted_out")),
     ("threshold annotation",
      pod_dict(deleted=NOW - 60, annotations={"gitops.io/cleanup-ttl": "1h"}),
-     DEFAULTS, None, Wait("stuckPods", NOW - 60 + 30 + HOUR)),
+     DEFAULTS, None, Wait("stuckPods", NOW - 60 + HOUR)),
     ("unreadable threshold annotation",
      pod_dict(deleted=STUCK, annotations={"gitops.io/cleanup-ttl": "-"}), DEFAULTS, facts(None),
      Skip("stuckPods", "invalid_annotation")),
@@ -104,3 +104,25 @@ def test_the_gauge_counts_only_pods_past_the_threshold() -> None:
 def test_every_reason_is_declared_for_the_metric_labels() -> None:
     reasons = {c[4].reason for c in CASES if isinstance(c[4], Skip)} - {"not_terminating"}
     assert reasons <= set(pods.REASONS)
+
+
+def test_stuck_is_counted_from_the_deletion_timestamp_which_already_holds_the_grace() -> None:
+    config = DEFAULTS.controller.policies.stuck_pods
+    pod = record(pod_dict(deleted=NOW - 300, grace=30))
+    assert pods.stuck_since(pod, config) == NOW - 300 + 300  # not + 30 a second time
+    assert pods.is_stuck(pod, NOW, config)
+
+
+@pytest.mark.parametrize("conditions", [
+    [],
+    [{"type": "Ready", "status": "False"}],
+    [{"type": "Ready", "status": "Unknown"}],
+    [{"type": "MemoryPressure", "status": "False", "lastTransitionTime": "2020-01-01T00:00:00Z"}],
+])
+def test_a_node_not_ready_since_an_unknown_time_is_not_ready_long_enough(
+    conditions: list[dict[str, Any]],
+) -> None:
+    node = node_dict(ready=False, since=NOW - HOUR)
+    node["status"]["conditions"] = conditions
+    decision = pods.decide(record(pod_dict(deleted=STUCK)), NOW, DEFAULTS, facts(node))
+    assert not isinstance(decision, Delete), decision

@@ -30,8 +30,7 @@ DAY = 24 * HOUR
 
 
 def namespaces(sim: SimulatedCluster, *names: str) -> None:
-    for name in names:
-        sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    sim.ensure_namespaces(*names)
 
 
 def seed(sim: SimulatedCluster) -> tuple[set[str], set[str]]:  # noqa: PLR0915 - one of each

@@ -33,7 +33,7 @@ def only(policy: str, **extra: Any) -> dict[str, Any]:
 
 
 def namespace(sim: SimulatedCluster, name: str = "default") -> None:
-    sim.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    sim.ensure_namespaces(name)
 
 
 async def test_item5_a_500_on_one_event_deletion_neither_cancels_the_others_nor_ends_the_sweeper(

@@ -101,6 +101,7 @@ async def replicas(
 ) -> AsyncIterator[tuple[SimulatedCluster, dict[str, Replica]]]:
     """One simulated cluster; an elector per identity, its wall clock `offset` seconds off."""
     async with SimulatedCluster(clock=SimClock(start=START)) as sim, AsyncExitStack() as stack:
+        sim.ensure_namespaces("gitops-system")  # where the daemon runs
         path = sim.write_kubeconfig(tmp_path / "kubeconfig")
         config = KubernetesSettings(kubeconfig=path, qps=qps, burst=burst)
         found: dict[str, Replica] = {}

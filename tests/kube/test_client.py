@@ -26,7 +26,8 @@ pytestmark = pytest.mark.looptime
 def job(name: str) -> dict[str, object]:
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": "default"},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 def write_kubeconfig(path: Path, url: str) -> Path:

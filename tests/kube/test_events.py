@@ -30,6 +30,7 @@ async def recorder(
     tmp_path: Path, **options: Any
 ) -> AsyncIterator[tuple[SimulatedCluster, EventRecorder]]:
     async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        sim.ensure_namespaces("team-a")
         path = sim.write_kubeconfig(tmp_path / "kubeconfig")
         settings = KubernetesSettings(kubeconfig=path, qps=1000, burst=1000)
         async with Kube.from_settings(settings) as kube:

@@ -28,7 +28,8 @@ _names = count()
 def job(name: str, namespace: str = "default", **labels: str) -> dict[str, object]:
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 def pod(name: str, namespace: str = "default") -> dict[str, object]:
@@ -338,17 +339,17 @@ def undecodable_job(name: str) -> dict[str, object]:
 
 
 async def test_an_object_that_cannot_be_decoded_is_skipped_not_the_stream(sim, kube):
-    sim.create(undecodable_job("odd-listed"))
+    sim.create(undecodable_job("odd-listed"), validate=False)
     sim.create(job("a"))
     skipped = sample("gitops_informer_undecodable_objects_total", {"kind": "Job"})
     informer = jobs_informer(kube)
     async with running(informer):
         assert [j.key for j in informer.values()] == ["default/a"]
-        sim.create(undecodable_job("odd-watched"))
+        sim.create(undecodable_job("odd-watched"), validate=False)
         sim.create(job("b"))
         await until(lambda: "default/b" in informer)
         sim.patch("batch/v1", "Job", "a", {"status": {"conditions": "odd"}}, namespace="default",
-                  subresource="status")
+                  subresource="status", validate=False)
         sim.create(job("c"))
         await until(lambda: "default/c" in informer)
         assert "default/a" not in informer  # its cached version is stale, not trusted

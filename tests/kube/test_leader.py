@@ -29,6 +29,7 @@ ELECTION = LeaderElectionSettings()  # 15 s lease, 10 s renew deadline, 2 s retr
 async def cluster(tmp_path: Path) -> AsyncIterator[tuple[SimulatedCluster, Kube]]:
     # Started inside the test (not in a fixture) so that the clock runs on virtual loop time.
     async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        sim.ensure_namespaces(NAMESPACE)
         path = sim.write_kubeconfig(tmp_path / "kubeconfig")
         config = KubernetesSettings(kubeconfig=path, qps=1000, burst=1000)
         async with Kube.from_settings(config) as kube:

@@ -89,15 +89,19 @@ async def test_a_status_for_an_older_generation_is_ignored(sim, kubeconfig, name
 
 @pytest.mark.looptime
 async def test_a_condition_written_for_an_older_generation_is_ignored(sim, kubeconfig, namespace):
-    made = new_spec(sim, sim.create(deployment(namespace, available="True")))
+    # Conditions of the metav1.Condition kind (custom resources) carry observedGeneration.
+    made = sim.create(external_secret(namespace))
+    made["spec"]["refreshInterval"] = "1m"
+    made = sim.update(made)
+    assert made["metadata"]["generation"] == 2
     made["status"]["observedGeneration"] = 2
     made["status"]["conditions"][0]["observedGeneration"] = 1
     sim.update_status(made)
-    result = await waiting(kubeconfig, "k8s", "deployment/web", "-n", namespace,
-                           "--for", "condition=Available",
+    result = await waiting(kubeconfig, "k8s", "es/creds", "-n", namespace,
+                           "--for", "condition=Ready",
                            policy=POLICY.model_copy(update={"timeout": 5}))
     assert result.outcome == engine.TIMEOUT
-    assert "no current Available" in str(result.last_error)
+    assert "no current Ready" in str(result.last_error)
 
 
 @pytest.mark.looptime

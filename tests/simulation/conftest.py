@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import kubernetes
 import pytest
 from kubernetes_asyncio import client, config
 
@@ -33,3 +34,18 @@ async def http(sim: SimulatedCluster) -> AsyncIterator[aiohttp.ClientSession]:
     """A plain HTTP session on the simulated cluster, for what the typed client hides."""
     async with aiohttp.ClientSession(base_url=sim.url) as session:
         yield session
+
+
+@pytest.fixture
+def kubeconfig(sim: SimulatedCluster, tmp_path: Path) -> Path:
+    return sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def official(kubeconfig: Path) -> Iterator[kubernetes.client.ApiClient]:
+    """The official (synchronous) `kubernetes` client: call it with `asyncio.to_thread`."""
+    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        yield api_client
+    finally:
+        api_client.close()

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 
-import pytest
+from clients import KUBECTL, needs_kubectl
+from clients import kubectl as _kubectl
 from sim_objects import job, node, pod
 
 from gitops_lifecycle.simulation import SimulatedCluster
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
-
-
-async def _kubectl(kubeconfig: Path, *args: str) -> str:
-    assert KUBECTL is not None
-    process = await asyncio.create_subprocess_exec(
-        KUBECTL, "--kubeconfig", str(kubeconfig), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
-@pytest.fixture
-def kubeconfig(sim: SimulatedCluster, tmp_path: Path) -> Path:
-    return sim.write_kubeconfig(tmp_path / "kubeconfig")
+pytestmark = needs_kubectl
 
 
 async def test_kubectl_gets_objects_as_a_table_and_as_json(

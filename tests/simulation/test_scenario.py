@@ -15,7 +15,7 @@ objects:
     kind: Job
     metadata: {name: backup, namespace: ops}
     age: 3h
-    spec: {template: {spec: {containers: [{name: c, image: x}]}}}
+    spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}}
     status:
       completionTime: now-2h
       conditions:
@@ -58,7 +58,8 @@ async def test_multi_document_files_load(sim: SimulatedCluster, tmp_path: Path) 
     path.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
     sim.load_scenario(path)
-    assert [n["metadata"]["name"] for n in sim.list("v1", "Namespace")] == ["a", "b"]
+    names = [n["metadata"]["name"] for n in sim.list("v1", "Namespace")]
+    assert names == ["a", "b", "default", "kube-node-lease", "kube-public", "kube-system"]
 
 
 async def test_an_owner_that_is_not_seeded_is_an_error(sim: SimulatedCluster) -> None:

@@ -29,7 +29,7 @@ async def test_simulate_serves_a_seeded_cluster_and_stops_on_sigterm(tmp_path: P
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 30)
-    assert [n["metadata"]["name"] for n in listed["items"]] == ["seeded"]
+    assert "seeded" in [n["metadata"]["name"] for n in listed["items"]]
     assert kubeconfig.exists()
     assert code == 0
 

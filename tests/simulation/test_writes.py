@@ -83,7 +83,7 @@ async def test_the_main_endpoint_ignores_status_and_the_status_endpoint_changes_
         "a", "default", {"status": {"succeeded": 1}, "spec": {"suspend": True}})
     stored = sim.get("batch/v1", "Job", "a", "default")
     assert stored["status"] == {"succeeded": 1}
-    assert "suspend" not in stored["spec"]
+    assert stored["spec"]["suspend"] is False  # the default, not the status request's
 
 
 async def test_an_update_that_changes_nothing_keeps_the_resource_version(
@@ -176,4 +176,5 @@ async def test_strategic_merge_patch_merges_service_ports_by_port_and_container_
         namespace="default", patch_type="strategic")
     assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [
         ("renamed", 80), ("b", 8080)]
-    assert patched["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "name": "http"}]
+    assert patched["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 80, "name": "http", "protocol": "TCP"}]  # protocol: the default

@@ -24,6 +24,8 @@ from gitops_lifecycle.simulation.kubeapi.routes import ApiServer, present
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Store, clone
 
+# The namespaces every cluster starts with (kube-apiserver's system namespaces controller).
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 _PATCH_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                 "strategic": "application/strategic-merge-patch+json"}
 
@@ -45,7 +47,7 @@ class SimulatedCluster:
         *,
         history: int = 10_000,
         bookmark_interval: float = 60.0,
-        strict_namespaces: bool = False,
+        strict_namespaces: bool = True,
         kubelet: bool = True,
         controllers: bool = False,
     ) -> None:
@@ -58,6 +60,7 @@ class SimulatedCluster:
                              bookmark_interval=bookmark_interval)
         self.kubelet = Kubelet(registry=self.registry, clock=self.clock)
         self._run_kubelet = kubelet
+        self.ensure_namespaces(*SYSTEM_NAMESPACES)
         self.controllers = [WorkLoop(c, store=self.store, clock=self.clock)
                             for c in standard(self.registry)] if controllers else []
         self._runner: web.AppRunner | None = None
@@ -120,19 +123,42 @@ class SimulatedCluster:
         """The latest resourceVersion."""
         return self.store.rv
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new object as given (status and timestamps kept); 409 if it exists."""
+    def create(self, obj: dict[str, Any], *, validate: bool = True) -> dict[str, Any]:
+        """Store a new object as given (status and timestamps kept); 409 if it exists.
+
+        Like restoring a backup, it creates the object's namespace if that does not exist
+        (a client of the HTTP API gets 404 instead). Decoding, defaults and validation apply
+        as for the API; `validate=False` stores what no real server would hand out, for
+        tests of a client's robustness.
+        """
         rt = by_kind(obj["apiVersion"], obj["kind"])
         namespace = (obj.get("metadata") or {}).get("namespace")
-        created = self.registry.create(rt, clone(obj), namespace=namespace, restore=True)
+        if rt.namespaced:
+            self.ensure_namespaces(namespace or "default")
+        created = self.registry.create(rt, clone(obj), namespace=namespace, restore=True,
+                                       validate=validate)
         return present(rt, clone(created))
 
+    def ensure_namespaces(self, *names: str) -> None:
+        """Create the namespaces that do not exist yet (objects can only go in existing ones)."""
+        rt = by_kind("v1", "Namespace")
+        for name in names:
+            if self.store.get(rt.store_key, name) is None:
+                self.registry.create(rt, {"metadata": {"name": name}})
+
     def seed(self, objects: Iterable[dict[str, Any]]) -> int:
-        """Create many objects as given, fast (nothing is returned); how many."""
+        """Create many objects as given, fast (nothing is returned); how many.
+
+        Like restoring a backup, seeding creates the namespaces the objects are in.
+        """
         count = 0
+        known: set[str] = set()
         for obj in objects:
             rt = by_kind(obj["apiVersion"], obj["kind"])
             namespace = (obj.get("metadata") or {}).get("namespace")
+            if rt.namespaced and namespace and namespace not in known:
+                self.ensure_namespaces(namespace)
+                known.add(namespace)
             self.registry.create(rt, clone(obj), namespace=namespace, restore=True)
             count += 1
         return count
@@ -172,13 +198,13 @@ class SimulatedCluster:
     def patch(  # noqa: PLR0913 -- the keywords of a PATCH request
         self, api_version: str, kind: str, name: str, patch: Any, *,
         namespace: str | None = None, patch_type: str = "merge",
-        subresource: str | None = None,
+        subresource: str | None = None, validate: bool = True,
     ) -> dict[str, Any]:
-        """PATCH with `merge`, `json` or `strategic` patch semantics."""
+        """PATCH with `merge`, `json` or `strategic` patch semantics (`validate` as `create`)."""
         rt = by_kind(api_version, kind)
         patched = self.registry.patch(rt, clone(patch), namespace=namespace, name=name,
                                       content_type=_PATCH_TYPES[patch_type],
-                                      subresource=subresource)
+                                      subresource=subresource, validate=validate)
         return present(rt, clone(patched))
 
     def delete(  # noqa: PLR0913 -- the fields of DeleteOptions

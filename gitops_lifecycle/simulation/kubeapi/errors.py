@@ -87,6 +87,22 @@ def invalid(kind: str, group: str, name: str, field: str, message: str) -> ApiEr
     )
 
 
+def cause(reason: str, message: str, field: str) -> dict[str, str]:
+    """One of `details.causes`: a field and what is wrong with it (`field.Error`)."""
+    return {"reason": reason, "message": message, "field": field}
+
+
+def invalid_causes(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 listing every field that failed validation, as `errors.NewInvalid` does."""
+    parts = [f"{c['field']}: {c['message']}" for c in causes]
+    summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    details = {"name": name, "group": group, "kind": kind, "causes": causes}
+    if not group:
+        del details["group"]
+    return ApiError(422, "Invalid", f'{qualified(kind, group)} "{name}" is invalid: {summary}',
+                    details=details)
+
+
 def bad_request(message: str) -> ApiError:
     """400 for a malformed request."""
     return ApiError(400, "BadRequest", message)

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from gitops_lifecycle.simulation.kubeapi import errors
+from gitops_lifecycle.simulation.kubeapi import conversion, errors
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import Matcher
 from gitops_lifecycle.simulation.kubeapi.store import Obj, Store
@@ -68,7 +68,7 @@ def _start_at(store: Store, request: ListRequest) -> tuple[int, str]:
         return rv, start
     text = request.resource_version
     if text in (None, "", "0"):
-        return store.rv, ""
+        return store.rv, ""  # "0": any version will do, served whole from the watch cache
     try:
         wanted = int(text)
     except ValueError as exc:
@@ -80,7 +80,10 @@ def _start_at(store: Store, request: ListRequest) -> tuple[int, str]:
                                  "message": "Too large resource version"}],
                      "retryAfterSeconds": 1},
         )
-    if request.resource_version_match == "Exact":
+    # Exact, or a limit without a match: served as of that version (legacy "Exact");
+    # NotOlderThan, or no limit: served at the latest version.
+    if request.resource_version_match == "Exact" or (
+            not request.resource_version_match and request.limit):
         if wanted < store.floor:
             raise errors.gone(f"too old resource version: {wanted} ({store.floor})")
         return wanted, ""
@@ -95,12 +98,15 @@ class Page:
     rv: int
     items: list[tuple[str, Obj]]
     token: str | None
+    remaining: int | None = None
 
     def metadata(self) -> dict[str, Any]:
         """The list's `metadata`."""
         metadata: dict[str, Any] = {"resourceVersion": str(self.rv)}
         if self.token:
             metadata["continue"] = self.token
+            if self.remaining is not None:
+                metadata["remainingItemCount"] = self.remaining
         return metadata
 
     def objects(self) -> list[Obj]:
@@ -109,7 +115,7 @@ class Page:
 
     def as_dict(self) -> dict[str, Any]:
         """The list response as data."""
-        items = self.objects()
+        items = [conversion.view(self.rt, item) for item in self.objects()]
         if not self.rt.builtin:
             items = [{"apiVersion": self.rt.api_version, "kind": self.rt.kind, **item}
                      for item in items]
@@ -119,6 +125,8 @@ class Page:
     def encode(self, store: Store) -> bytes:
         """The list response as JSON, joined from each object's cached JSON."""
         rt, key = self.rt, self.rt.store_key
+        if conversion.converts(rt):
+            return msgspec.json.encode(self.as_dict())
         parts = [store.encoded(key, item_key, obj) for item_key, obj in self.items]
         if not rt.builtin:
             parts = [with_kind(rt, part) for part in parts]
@@ -133,12 +141,18 @@ def list_objects(store: Store, rt: ResourceType, request: ListRequest) -> Page:
     rv, start = _start_at(store, request)
     prefix = f"{request.namespace}/" if rt.namespaced and request.namespace else ""
     match, limit = request.match, request.limit
+    if request.resource_version == "0" and not request.continue_token:
+        limit = 0  # the watch cache answers whole lists
     items: list[tuple[str, Obj]] = []
     token = None
-    for key, obj in store.iterate(rt.store_key, start=start, rv=rv, prefix=prefix):
+    remaining = None
+    objects = store.iterate(rt.store_key, start=start, rv=rv, prefix=prefix)
+    for key, obj in objects:
         if limit and len(items) == limit:
             token = encode_token(rv, items[-1][0] + "\x00")
+            if match is None:  # with a selector the server cannot know, and omits it
+                remaining = 1 + sum(1 for _ in objects)
             break
         if match is None or match(obj):
             items.append((key, obj))
-    return Page(rt, rv, items, token)
+    return Page(rt, rv, items, token, remaining)

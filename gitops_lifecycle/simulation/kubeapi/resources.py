@@ -19,6 +19,11 @@ _POD_FIELDS = frozenset({
 })
 
 
+_GENERATION_GROUPS = frozenset({"apps", "batch", "networking.k8s.io", "policy"})
+_GENERATION_KINDS = frozenset({("", "ReplicationController"),
+                               ("apiextensions.k8s.io", "CustomResourceDefinition")})
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """One served resource: where it lives in the API and how the server treats it."""
@@ -62,8 +67,10 @@ class ResourceType:
 
     @property
     def generation(self) -> bool:
-        """Whether objects carry `metadata.generation` (kinds with a spec do)."""
-        return self.kind not in {"ConfigMap", "Secret", "Event", "Namespace", "Node"}
+        """Whether objects carry `metadata.generation`: the kinds whose strategy sets it
+        (workloads, CRDs and every custom resource), not Pods, Leases, Services or Events."""
+        return not self.builtin or self.group in _GENERATION_GROUPS or \
+            (self.group, self.kind) in _GENERATION_KINDS
 
 
 RESOURCES: tuple[ResourceType, ...] = (
@@ -109,7 +116,8 @@ RESOURCES: tuple[ResourceType, ...] = (
                  short_names=("promrule",), builtin=False),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",),
                  fields=frozenset({"reason", "type", "reportingController", "regarding.kind",
-                                   "regarding.namespace", "regarding.name", "regarding.uid"})),
+                                   "regarding.namespace", "regarding.name", "regarding.uid"}),
+                 storage="/events"),  # one storage with core/v1 Events (`conversion`)
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                  "CustomResourceDefinition", namespaced=False, short_names=("crd", "crds"),
                  status=True),

@@ -12,11 +12,20 @@ import msgspec
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock
-from gitops_lifecycle.simulation.kubeapi import control, discovery, errors, tables
+from gitops_lifecycle.simulation.kubeapi import (
+    admission,
+    control,
+    conversion,
+    discovery,
+    errors,
+    listoptions,
+    openapi,
+    tables,
+)
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
-from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, ResourceType
+from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, RESOURCES, ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Obj
 from gitops_lifecycle.simulation.kubeapi.watching import (
@@ -32,6 +41,19 @@ _SUBRESOURCES = frozenset({"status", "eviction", "finalize"})
 _RECORD: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("request_record")
 
 
+# Stores that answer a completed DELETE with the object (`ReturnDeletedObject`); the others
+# answer `Status{status: Success}` naming what went (k8s.io/apiserver registry/generic).
+_RETURNS_DELETED = frozenset({"pods", "services", "persistentvolumeclaims",
+                              "persistentvolumes", "namespaces"})
+
+
+def _deleted(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    details = {"name": obj["metadata"]["name"], "group": rt.group, "kind": rt.plural,
+               "uid": obj["metadata"]["uid"]}
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": details}
+
+
 def json_response(body: Any, status: int = 200) -> web.Response:
     """A JSON response encoded with msgspec."""
     return web.Response(body=msgspec.json.encode(body), status=status,
@@ -40,7 +62,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 def present(rt: ResourceType, obj: Obj) -> dict[str, Any]:
     """An object as a client of this resource's version sees it."""
-    return {"kind": rt.kind, "apiVersion": rt.api_version, **obj}
+    return {"kind": rt.kind, "apiVersion": rt.api_version, **conversion.view(rt, obj)}
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,9 @@ class ApiServer:
         app.router.add_get("/healthz", self._ok)
         app.router.add_get("/readyz", self._ok)
         app.router.add_get("/livez", self._ok)
+        app.router.add_get("/openapi/v2", self._openapi_v2)
+        app.router.add_get("/openapi/v3", self._openapi_v3)
+        app.router.add_get("/openapi/v3/{tail:.*}", self._openapi_v3)
         app.router.add_route("*", "/api", self._core)
         app.router.add_route("*", "/api/", self._core)
         app.router.add_route("*", "/api/{version}", self._core)
@@ -113,6 +138,8 @@ class ApiServer:
         for listener in REQUEST_LISTENERS:
             listener(record)
         _RECORD.set(record)
+        warnings: list[str] = []
+        admission.WARNINGS.set(warnings)
         response: web.StreamResponse | None = await self.faults.intercept(request)
         if response is None:
             try:
@@ -125,6 +152,9 @@ class ApiServer:
                 response = json_response(body, status=exc.status)
         if record.status is None:
             record.status = response.status
+        if warnings and not response.prepared:
+            for message in warnings:
+                response.headers.add("Warning", '299 - "' + message.replace('"', '\\"') + '"')
         return response
 
     async def _version(self, _: web.Request) -> web.Response:
@@ -132,6 +162,23 @@ class ApiServer:
 
     async def _ok(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    def served(self) -> list[ResourceType]:
+        """Every resource the server serves now."""
+        return list(RESOURCES)
+
+    def custom_schemas(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The schemas of custom resources, by (apiVersion, kind)."""
+        return {}
+
+    async def _openapi_v2(self, _: web.Request) -> web.Response:
+        return json_response(openapi.v2(self.served(), self.custom_schemas()))
+
+    async def _openapi_v3(self, request: web.Request) -> web.Response:
+        tail = request.match_info.get("tail", "").strip("/")
+        if not tail:
+            return json_response(openapi.v3_index(self.served(), self.custom_schemas()))
+        return _or_404(openapi.v3(tail, self.served(), self.custom_schemas()), request)
 
     async def _core(self, request: web.Request) -> web.StreamResponse:
         version = request.match_info.get("version")
@@ -165,12 +212,16 @@ class ApiServer:
 
     def _matcher(self, rt: ResourceType, query: Any) -> Any:
         return combine(label_matcher(query.get("labelSelector")),
-                       field_matcher(query.get("fieldSelector"), rt.field_labels))
+                       field_matcher(query.get("fieldSelector"), rt.field_labels,
+                                     lambda label: conversion.field_label(rt, label)))
 
     async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
         rt, query = target.rt, request.query
         method = request.method
-        if method == "GET" and (target.watch or flag(query, "watch")):
+        if method == "GET":
+            watch = target.watch or flag(query, "watch")
+            listoptions.check(query, watch=watch)
+        if method == "GET" and watch:
             return await self._watch(request, target)
         if method == "GET":
             page = list_objects(self.registry.store, rt, ListRequest(
@@ -185,7 +236,8 @@ class ApiServer:
         if method == "POST":
             body = await _body(request)
             obj = self.registry.create(rt, body, namespace=target.namespace,
-                                       dry_run=_dry_run(query))
+                                       dry_run=_dry_run(query),
+                                       field_validation=_field_validation(query))
             return json_response(present(rt, obj), status=201)
         if method == "DELETE":
             return await self._delete_collection(request, target)
@@ -216,6 +268,7 @@ class ApiServer:
         watcher = Watcher(store=self.registry.store, rt=rt, request=WatchRequest(
             namespace=target.namespace, match=self._matcher(rt, query),
             resource_version=query.get("resourceVersion"), bookmarks=bookmarks,
+            send_initial_events=listoptions.send_initial_events(query),
             present=(lambda obj: tables.row_table(obj, self.clock.now()))
             if tables.wanted(request) else None,
         ))
@@ -279,19 +332,23 @@ class ApiServer:
         if method == "GET":
             return json_response(present(rt, self.registry.get(rt, namespace, name)))
         if method == "PUT":
-            obj = self.registry.replace(rt, await _body(request), namespace=namespace,
-                                        name=name, subresource=sub, dry_run=_dry_run(query))
-            return json_response(present(rt, obj))
+            obj, created = self.registry.put(
+                rt, await _body(request), namespace=namespace, name=name, subresource=sub,
+                dry_run=_dry_run(query), field_validation=_field_validation(query))
+            return json_response(present(rt, obj), status=201 if created else 200)
         if method == "PATCH":
             obj = self.registry.patch(
                 rt, await _body(request), namespace=namespace, name=name,
                 content_type=request.headers.get("Content-Type", ""), subresource=sub,
-                dry_run=_dry_run(query))
+                dry_run=_dry_run(query), field_validation=_field_validation(query))
             return json_response(present(rt, obj))
         if method == "DELETE":
             options = DeleteOptions.parse(await _body(request, optional=True), dict(query))
             obj = self.registry.delete(rt, namespace=namespace, name=name, options=options)
-            return json_response(present(rt, obj))
+            if options.dry_run or rt.plural in _RETURNS_DELETED or \
+                    self.registry.by_uid(obj["metadata"]["uid"]) is not None:
+                return json_response(present(rt, obj))
+            return json_response(_deleted(rt, obj))
         raise errors.method_not_allowed(f"{method} is not supported on an object")
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
@@ -329,7 +386,19 @@ def _raw_response(body: bytes, status: int = 200) -> web.Response:
 
 
 def _dry_run(query: Any) -> bool:
-    return bool(query.get("dryRun"))
+    """`dryRun=All`, the one value the server knows; anything else is a 422."""
+    values = query.getall("dryRun", []) if hasattr(query, "getall") else [query.get("dryRun")]
+    values = [v for v in values if v]
+    for value in values:
+        if value != "All":
+            raise errors.invalid_causes("CreateOptions", "meta.k8s.io", "", [errors.cause(
+                "FieldValueNotSupported", f'Unsupported value: "{value}": supported values: '
+                '"All"', "dryRun")])
+    return bool(values)
+
+
+def _field_validation(query: Any) -> str:
+    return admission.check_field_validation(query.get("fieldValidation"))
 
 
 def _or_404(body: dict[str, Any] | None, request: web.Request) -> web.Response:

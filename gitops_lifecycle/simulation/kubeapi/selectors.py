@@ -76,8 +76,14 @@ def field_value(obj: dict[str, Any], path: str) -> str:
     return "" if value is None else str(value)
 
 
-def field_matcher(selector: str | None, supported: frozenset[str]) -> Matcher | None:
-    """A predicate on an object's fields; an unsupported field label is a 400, as for real."""
+def field_matcher(
+    selector: str | None, supported: frozenset[str],
+    path_of: Callable[[str], str] | None = None,
+) -> Matcher | None:
+    """A predicate on an object's fields; an unsupported field label is a 400, as for real.
+
+    `path_of` turns a field label into where the stored object keeps it, if elsewhere.
+    """
     if not selector or not selector.strip():
         return None
     checks: list[tuple[str, bool, str]] = []
@@ -88,7 +94,7 @@ def field_matcher(selector: str | None, supported: frozenset[str]) -> Matcher | 
         field, operator, value = match.groups()
         if field not in supported:
             raise ApiError(400, "BadRequest", f"field label not supported: {field}")
-        checks.append((field, operator != "!=", value))
+        checks.append((path_of(field) if path_of else field, operator != "!=", value))
 
     def matches(obj: dict[str, Any]) -> bool:
         return all((field_value(obj, field) == value) == equal for field, equal, value in checks)

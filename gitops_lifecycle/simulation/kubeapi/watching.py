@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from gitops_lifecycle.simulation.kubeapi import conversion
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import Matcher
 from gitops_lifecycle.simulation.kubeapi.store import ADDED, DELETED, MODIFIED, Change, Obj, Store
@@ -33,6 +34,7 @@ class WatchRequest:
     match: Matcher | None = None
     resource_version: str | None = None
     bookmarks: bool = False
+    send_initial_events: bool | None = None  # the watch-list protocol
     present: Callable[[Obj], dict[str, Any]] | None = None  # e.g. as a Table for kubectl
 
 
@@ -70,7 +72,8 @@ class Watcher:
     def _present(self, obj: Obj) -> dict[str, Any]:
         if self._request.present is not None:
             return self._request.present(obj)
-        return {"kind": self.rt.kind, "apiVersion": self.rt.api_version, **obj}
+        return {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
+                **conversion.view(self.rt, obj)}
 
     def _translate(self, change: Change) -> str | None:
         namespace = self._request.namespace
@@ -101,7 +104,7 @@ class Watcher:
         return line
 
     def _line(self, kind: str, key: str, obj: Obj) -> bytes:
-        if self._request.present is not None:
+        if self._request.present is not None or conversion.converts(self.rt):
             return event_bytes(kind, self._present(obj))
         raw = with_kind(self.rt, self._store.encoded(self.rt.store_key, key, obj))
         return b'{"type":"%s","object":%s}\n' % (kind.encode(), raw)
@@ -114,13 +117,19 @@ class Watcher:
     def start(self) -> None:
         """Queue the initial events and follow the store (no await: nothing slips between)."""
         store, rt, text = self._store, self.rt, self._request.resource_version
-        if text in (None, "", "0"):
+        initial = self._request.send_initial_events
+        if initial is False and text in (None, "", "0"):
+            pass  # only what happens from now on
+        elif initial or text in (None, "", "0"):
             prefix = f"{self._request.namespace}/" if rt.namespaced and \
                 self._request.namespace else ""
             match = self._request.match
             for key, obj in store.iterate(rt.store_key, start="", rv=store.rv, prefix=prefix):
                 if match is None or match(obj):
                     self.queue.put_nowait(self._line(ADDED, key, obj))
+            if initial:
+                # KEP-3157: the end of the initial state, so the client knows its list is whole
+                self.queue.put_nowait(self.bookmark(initial_events_end=True))
         else:
             rv = int(text)
             if rv < store.floor:
@@ -137,8 +146,10 @@ class Watcher:
             self._unsubscribe()
             self._unsubscribe = None
 
-    def bookmark(self) -> bytes:
+    def bookmark(self, *, initial_events_end: bool = False) -> bytes:
         """A BOOKMARK at the current resourceVersion (safe: the queue is empty)."""
-        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version,
-               "metadata": {"resourceVersion": str(self._store.rv)}}
+        metadata: dict[str, Any] = {"resourceVersion": str(self._store.rv)}
+        if initial_events_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
         return event_bytes(BOOKMARK, obj)
