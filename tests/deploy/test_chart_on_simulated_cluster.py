@@ -129,8 +129,12 @@ _DELETED = re.compile(r"\] (deleted \w+ \S+) \(|\] (deleted \d+ old Event)"
 
 
 def _outcome(narration: str) -> list[str]:
-    """What the narration says was deleted, in the cluster and in Authentik (sorted)."""
-    return sorted(next(g for g in m.groups() if g) for m in _DELETED.finditer(narration))
+    """What the narration says was deleted, in the cluster and in Authentik (sorted); old
+    Events as one total (the narration batches them by when it last reported)."""
+    lines = [next(g for g in m.groups() if g) for m in _DELETED.finditer(narration)]
+    events = sum(int(line.split()[1]) for line in lines if line.endswith("old Event"))
+    return sorted([line for line in lines if not line.endswith("old Event")]
+                  + [f"deleted {events} old Events"])
 
 
 def _scenario_without(namespace: str) -> str:
