@@ -99,10 +99,14 @@ async def test_daemon_process_reconciles_a_kubectl_applied_proxyconfig(tmp_path:
 
             await _until(gone)
     finally:
-        if daemon is not None and daemon.returncode is None:
-            daemon.send_signal(signal.SIGTERM)
-        if daemon is not None:
-            _, stderr = await asyncio.wait_for(daemon.communicate(), 30)
-            assert daemon.returncode == 0, stderr.decode()[-3000:]
-        simulate.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(simulate.wait(), 30)
+        stderr = b""
+        try:
+            if daemon is not None and daemon.returncode is None:
+                daemon.send_signal(signal.SIGTERM)
+            if daemon is not None:
+                _, stderr = await asyncio.wait_for(daemon.communicate(), 30)
+        finally:
+            simulate.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(simulate.wait(), 30)
+    assert daemon is not None
+    assert daemon.returncode == 0, stderr.decode()[-3000:]
