@@ -19,7 +19,7 @@ from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery import wiring as discovery
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.errors import KubeError
+from gitops_lifecycle.kube.errors import ForbiddenError, KubeError
 from gitops_lifecycle.kube.events import EventRecorder
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.leader import Flag, LeaderElector, default_identity
@@ -205,6 +205,26 @@ def components(
     return [server, events, *informers.made.values(), *([elector] if elector else []), *gated]
 
 
+async def _forbidden(kube: Kube, built: Iterable[Component]) -> list[str]:
+    """Resources the informers must list that RBAC forbids (403): what cannot heal.
+
+    Anything else (5xx, 429, timeouts) is left to the informers' own retries.
+    """
+    found = []
+    for component in built:
+        if not isinstance(component, Informer):
+            continue
+        namespaces = component.namespaces_watched
+        try:
+            await kube.list_page(component.resource, record=Any, limit=1,
+                                 namespace=namespaces[0] if namespaces else None)
+        except ForbiddenError as exc:
+            found.append(f"list {component.resource.plural}: {exc.message}")
+        except KubeError:
+            continue
+    return found
+
+
 async def run(settings: Settings, stop: asyncio.Event | None = None, *,
               clock: Clock | None = None) -> int:
     """Run until SIGTERM/SIGINT (or `stop`); the exit code says whether a component died."""
@@ -221,7 +241,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *,
                                         clock=_real_time_clock(clock or Clock()))
             async with client as kube:
                 manager = Manager(health=health, grace_period=settings.grace_period)
-                for component in components(settings, health, kube=kube, clock=clock):
+                built = components(settings, health, kube=kube, clock=clock)
+                if forbidden := await _forbidden(kube, built):
+                    log.error("RBAC forbids what the daemon needs; it cannot work until the "
+                              "ClusterRole allows it", forbidden=forbidden)
+                    return 1
+                for component in built:
                     manager.add(component)
                 return await manager.run(stop)
         except KubeError as exc:

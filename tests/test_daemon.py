@@ -256,3 +256,29 @@ async def test_a_finished_wait_counts_once_in_the_daemon_and_not_again_after_a_r
             stop.set()
             assert await task == 0
             assert waits_counted() == (before[0] + 3, before[1] + 1)
+
+
+async def test_item5_rbac_forbidding_a_watched_resource_at_start_up_exits_naming_it(
+    tmp_path: Path,
+) -> None:
+    async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        config = settings(kubernetes={"kubeconfig": str(kubeconfig)},
+                          server={"host": "127.0.0.1", "port": 0})
+        sim.faults.fail_next(10**6, 403, method="GET", path=r"/replicasets")
+        assert await asyncio.wait_for(daemon.run(config, asyncio.Event(), clock=sim.clock),
+                                      30) == 1
+
+
+async def test_item5_transient_errors_at_start_up_do_not_end_the_daemon(tmp_path: Path) -> None:
+    async with SimulatedCluster(clock=SimClock(start=START)) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        config = settings(kubernetes={"kubeconfig": str(kubeconfig)},
+                          server={"host": "127.0.0.1", "port": 0})
+        sim.faults.fail_next(40, 500)
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(config, stop, clock=sim.clock))
+        await asyncio.sleep(120)
+        assert not task.done()
+        stop.set()
+        assert await task == 0
