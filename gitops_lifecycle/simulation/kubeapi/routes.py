@@ -23,7 +23,7 @@ from gitops_lifecycle.simulation.kubeapi import (
     reviews,
     tables,
 )
-from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
 from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, RESOURCES, ResourceType
@@ -133,8 +133,11 @@ class ApiServer:
         if request.path.startswith(control.PREFIX):
             return await handler(request)  # the control endpoint: never logged nor faulted
         record = RequestRecord(request.method, request.path, dict(request.query),
-                               time=self.clock.now())
+                               time=self.clock.now(),
+                               user_agent=request.headers.get("User-Agent", ""))
         self.requests.append(record)
+        for listener in REQUEST_LISTENERS:
+            listener(record)
         _RECORD.set(record)
         warnings: list[str] = []
         admission.WARNINGS.set(warnings)
