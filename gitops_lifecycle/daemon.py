@@ -238,7 +238,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *,
         try:
             circuit = settings.retry.circuit_breaker
             client = Kube.from_settings(settings.kubernetes, circuit=circuit,
-                                        clock=_real_time_clock(clock or Clock()))
+                                        clock=_real_time_clock(clock or Clock()),
+                                        component="run")
             async with client as kube:
                 manager = Manager(health=health, grace_period=settings.grace_period)
                 built = components(settings, health, kube=kube, clock=clock)

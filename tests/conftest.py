@@ -12,6 +12,17 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.settings import KubernetesSettings
 from gitops_lifecycle.simulation import SimulatedCluster
 from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
+from tests import audit
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Gather what the daemon and `wait` ask every simulated cluster for, for the RBAC check.
+    audit.start()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that judge the whole run's requests go after every other test (stable order).
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
 
 @pytest.fixture

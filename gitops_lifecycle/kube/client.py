@@ -96,8 +96,13 @@ class Kube:
     def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],  # noqa: PLR0913 - how to connect, and the limits
                  qps: float = 20, burst: int = 40, timeout: float = 30,
                  list_timeout: float = 60, breaker: Breaker | None = None,
-                 clock: Clock | None = None, max_requests: int = CONNECTIONS) -> None:
+                 clock: Clock | None = None, max_requests: int = CONNECTIONS,
+                 component: str | None = None) -> None:
         self._load = load
+        # The API server's audit log names the caller by its User-Agent: which command made a
+        # request (`run` for the daemon, `wait`) shows there, and in the simulated cluster's.
+        self.user_agent = f"gitops-lifecycle/{__version__}" + (f" ({component})" if component
+                                                                else "")
         self._breaker = breaker
         # `burst` requests pass at once, then `qps` per second of `clock`'s time.
         self._limiter = TokenBucket(clock=clock or Clock(), rate=qps, burst=burst)
@@ -115,19 +120,21 @@ class Kube:
     @classmethod
     def from_settings(cls, settings: KubernetesSettings, *,
                       circuit: CircuitBreakerSettings | None = None,
-                      clock: Clock | None = None) -> Self:
+                      clock: Clock | None = None, component: str | None = None) -> Self:
         """A client configured from `kubernetes.*` settings (connects on `async with`).
 
         With `circuit`, consecutive connection failures and 5xx answers open a circuit breaker
         and requests fail fast (as connection errors) until it lets a trial request through.
-        The QPS limit runs on `clock` (the real clock by default).
+        The QPS limit runs on `clock` (the real clock by default). `component` names the
+        command in the User-Agent.
         """
         breaker = None
         if circuit is not None:
             breaker = Breaker("kubernetes", circuit, failures=(APIConnectionError, ServerError))
         return cls(load=functools.partial(connections.load, settings),
                    qps=settings.qps, burst=settings.burst, timeout=settings.request_timeout,
-                   list_timeout=settings.list_timeout, breaker=breaker, clock=clock)
+                   list_timeout=settings.list_timeout, breaker=breaker, clock=clock,
+                   component=component)
 
     async def __aenter__(self) -> Self:
         self._connection = await self._load()
@@ -345,7 +352,7 @@ class Kube:
         # No limit in either connector: the request slots bound requests, and a connector's
         # own queue would count against the request's timeout.
         request, watch = (aiohttp.ClientSession(
-            headers={"Accept": JSON, "User-Agent": f"gitops-lifecycle/{__version__}"},
+            headers={"Accept": JSON, "User-Agent": self.user_agent},
             connector=aiohttp.TCPConnector(limit=0, ssl=connection.ssl),
         ) for _ in range(2))
         return request, watch

@@ -3,7 +3,9 @@ repository), made through that client against the simulated cluster, with the sa
 
 Left out: `connect_get_namespaced_pod_exec` and `connect_post_namespaced_pod_exec` in its
 `test_pod_apis` — exec needs a container runtime behind a WebSocket, which the simulated
-cluster does not have (its pods "run" on the clock, with no processes).
+cluster does not have (its pods "run" on the clock, with no processes); and, for now,
+`test_apply_patch` (an `application/apply-patch+yaml` PATCH): server-side apply is not served
+yet, so the PATCH of a ConfigMap that does not exist answers 404.
 """
 
 from __future__ import annotations

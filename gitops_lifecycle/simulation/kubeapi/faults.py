@@ -30,6 +30,7 @@ class RequestRecord:
     query: dict[str, str]
     time: float
     status: int | None = None
+    user_agent: str = ""
 
     @property
     def watch(self) -> bool:
@@ -45,6 +46,10 @@ class RequestRecord:
         return {"POST": "create", "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete"}.get(method, method.lower())
 
+
+REQUEST_LISTENERS: list[Callable[[RequestRecord], None]] = []
+"""Told of every request any simulated API server in this process receives, as an audit
+webhook is: what a test run asked for, gathered across every cluster it started."""
 
 PathPredicate = str | Callable[[web.Request], bool]
 

@@ -20,9 +20,10 @@ from gitops_lifecycle.simulation.kubeapi import (
     errors,
     listoptions,
     openapi,
+    reviews,
     tables,
 )
-from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
 from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, RESOURCES, ResourceType
@@ -132,8 +133,11 @@ class ApiServer:
         if request.path.startswith(control.PREFIX):
             return await handler(request)  # the control endpoint: never logged nor faulted
         record = RequestRecord(request.method, request.path, dict(request.query),
-                               time=self.clock.now())
+                               time=self.clock.now(),
+                               user_agent=request.headers.get("User-Agent", ""))
         self.requests.append(record)
+        for listener in REQUEST_LISTENERS:
+            listener(record)
         _RECORD.set(record)
         warnings: list[str] = []
         admission.WARNINGS.set(warnings)
@@ -189,6 +193,9 @@ class ApiServer:
             return json_response(discovery.group_list())
         if version is None:
             return _or_404(discovery.group(group), request)
+        review = reviews.answer(group, version, request.match_info.get("tail", ""))
+        if review is not None and request.method == "POST":
+            return json_response(review(await _body(request)), status=201)
         return await self._resource(request, group, version)
 
     async def _resource(self, request: web.Request, group: str, version: str) -> \
@@ -228,7 +235,9 @@ class ApiServer:
                 resource_version_match=query.get("resourceVersionMatch"),
             ))
             if tables.wanted(request):
-                return json_response(tables.table(rt, page.as_dict(), self.clock.now()))
+                return json_response(tables.table(
+                    rt, page.as_dict(), self.clock.now(),
+                    include=query.get("includeObject") or "Metadata"))
             return _raw_response(page.encode(self.registry.store))
         if method == "POST":
             body = await _body(request)
@@ -266,7 +275,7 @@ class ApiServer:
             namespace=target.namespace, match=self._matcher(rt, query),
             resource_version=query.get("resourceVersion"), bookmarks=bookmarks,
             send_initial_events=listoptions.send_initial_events(query),
-            present=(lambda obj: tables.row_table(obj, self.clock.now()))
+            present=(lambda obj: tables.row_table(obj, self.clock.now(), rt))
             if tables.wanted(request) else None,
         ))
         watcher.start()

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gitops_lifecycle.clock import parse_time
+from gitops_lifecycle.simulation.kubeapi import printers
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
 _COLUMNS = [
@@ -50,22 +51,40 @@ def _status(obj: dict[str, Any]) -> str:
     return ",".join(str(c) for c in conditions)
 
 
-def _row(obj: dict[str, Any], now: float) -> dict[str, Any]:
+def _row(rt: ResourceType | None, obj: dict[str, Any], now: float,
+         include: str = "Metadata") -> dict[str, Any]:
     meta = obj["metadata"]
-    created = parse_time(meta.get("creationTimestamp")) or now
-    partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
-    return {"cells": [meta["name"], _status(obj), human_age(now - created)], "object": partial}
+    printer = printers.PRINTERS.get((rt.group if rt else "", rt.kind if rt else ""))
+    if printer is not None:
+        cells = printer[1](obj, now, human_age)
+    else:
+        created = parse_time(meta.get("creationTimestamp")) or now
+        cells = [meta["name"], _status(obj), human_age(now - created)]
+    row: dict[str, Any] = {"cells": cells}
+    if include == "Object":
+        row["object"] = {"kind": rt.kind, "apiVersion": rt.api_version, **obj} if rt else obj
+    elif include != "None":
+        row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                         "metadata": meta}
+    return row
 
 
-def table(rt: ResourceType, listed: dict[str, Any], now: float) -> dict[str, Any]:
-    """A list response as a Table."""
-    del rt
+def _columns(rt: ResourceType | None) -> list[dict[str, Any]]:
+    printer = printers.PRINTERS.get((rt.group, rt.kind)) if rt else None
+    return printer[0] if printer is not None else _COLUMNS
+
+
+def table(rt: ResourceType, listed: dict[str, Any], now: float,
+          include: str = "Metadata") -> dict[str, Any]:
+    """A list response as a Table (`includeObject`: None, Metadata or Object)."""
+    shown = rt
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": listed["metadata"],
-            "columnDefinitions": _COLUMNS, "rows": [_row(o, now) for o in listed["items"]]}
+            "columnDefinitions": _columns(shown),
+            "rows": [_row(shown, o, now, include) for o in listed["items"]]}
 
 
-def row_table(obj: dict[str, Any], now: float) -> dict[str, Any]:
+def row_table(obj: dict[str, Any], now: float, rt: ResourceType | None = None) -> dict[str, Any]:
     """One watched object as a Table of one row, as kubectl's `get -w` expects."""
     meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-            "columnDefinitions": _COLUMNS, "rows": [_row(obj, now)]}
+            "columnDefinitions": _columns(rt), "rows": [_row(rt, obj, now)]}
