@@ -7,7 +7,8 @@ their objects). A sweep is judged as a whole before anything is deleted; one del
 time is judged as it is about to happen. A stopped policy deletes nothing until
 `blastRadius.confirmed` is set, a later sweep is within bounds, or the window has passed
 since it stopped: a mass deletion is more often a bad setting (a TTL of `1m` instead of `1h`)
-than a real backlog.
+than a real backlog. The window is a duration, measured on the monotonic clock: a wall clock
+stepping forward neither forgets the deletions counted nor lifts a stop.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class BlastRadiusGuard:
         self._settings = settings
         self._clock = clock
         self._deleted: dict[str, deque[float]] = {}
-        """Policy → when each deletion within the window was admitted."""
+        """Policy → when (monotonic) each deletion within the window was admitted."""
         self._population: dict[str, tuple[int, float]] = {}
         """Policy → the most objects of its kind seen within the window, and when: the share
         is measured against the kind as it was before the window's deletions."""
@@ -51,7 +52,7 @@ class BlastRadiusGuard:
         times = self._deleted.get(policy)
         if not times:
             return 0
-        horizon = self._clock.now() - self._settings.window
+        horizon = self._clock.monotonic() - self._settings.window
         while times and times[0] <= horizon:
             times.popleft()
         return len(times)
@@ -59,7 +60,7 @@ class BlastRadiusGuard:
     # --- judging ------------------------------------------------------------------------------
     def population(self, policy: str, total: int | None = None) -> int:
         """The most objects of `policy`'s kind seen within the window (noting `total`)."""
-        now = self._clock.now()
+        now = self._clock.monotonic()
         peak, seen = self._population.get(policy, (0, now))
         if total is not None and (total >= peak or seen <= now - self._settings.window):
             self._population[policy] = peak, seen = total, now
@@ -98,7 +99,7 @@ class BlastRadiusGuard:
         if self.too_much(deleting=recent + 1, total=everything):
             self._stop(ALL, would_delete=recent + 1, of=everything)
             return False
-        self._deleted.setdefault(policy, deque()).append(self._clock.now())
+        self._deleted.setdefault(policy, deque()).append(self._clock.monotonic())
         return True
 
     def cancel(self, policy: str) -> None:
@@ -109,10 +110,10 @@ class BlastRadiusGuard:
 
     def blocked(self, policy: str) -> bool:
         """Whether `policy` (or every policy) is stopped at this moment."""
-        return not self._settings.confirmed and self._clock.now() < self.released_at(policy)
+        return not self._settings.confirmed and self._clock.monotonic() < self.released_at(policy)
 
     def released_at(self, policy: str) -> float:
-        """When a stop of `policy` ends by itself (the window passing); -inf if not stopped."""
+        """When (monotonic) a stop of `policy` ends by itself; -inf if not stopped."""
         return max(self._stopped_until.get(policy, -math.inf),
                    self._stopped_until.get(ALL, -math.inf))
 
@@ -122,8 +123,8 @@ class BlastRadiusGuard:
         return fresh
 
     def _stop(self, policy: str, *, would_delete: int, of: int) -> None:
-        was_stopped = self._clock.now() < self._stopped_until.get(policy, -math.inf)
-        self._stopped_until[policy] = self._clock.now() + self._settings.window
+        was_stopped = self._clock.monotonic() < self._stopped_until.get(policy, -math.inf)
+        self._stopped_until[policy] = self._clock.monotonic() + self._settings.window
         if was_stopped:
             return
         self._fresh.append(policy)

@@ -14,6 +14,10 @@ renewal start + renewDeadline) ends before any standby's timer (observation + le
 can run out. `Term` tells the deleter until when it may still act. On shutdown the leader
 stops acting, then clears the holder (client-go's ReleaseOnCancel) so that the standby takes
 over at once. Only the leader's controllers act; informers run on every replica.
+
+A Lease is this process's only if this process wrote its current version: a holder identity
+equal to ours that someone else wrote (two replicas given one configured identity, or a
+previous run of this pod) is another holder, whose lease is timed out like any other.
 """
 
 from __future__ import annotations
@@ -122,6 +126,8 @@ class LeaderElector:
         self._observed: _Observed | None = None
         self._observed_at = -math.inf
         """Monotonic time this replica last saw the Lease change (not the holder's clock)."""
+        self._written: str | None = None
+        """The resourceVersion of the Lease as this process last wrote it."""
         self._failing = logs.Recurring(monotonic)
 
     async def run(self) -> None:
@@ -213,7 +219,7 @@ class LeaderElector:
         if observed is None:
             await self._write(None, transitions=0, acquired=True)
             return True
-        ours = observed.holder == self.identity
+        ours = self._ours(observed)
         if observed.holder and not ours and monotonic() < self._expires():
             return False
         transitions = observed.transitions if ours else observed.transitions + 1
@@ -252,9 +258,11 @@ class LeaderElector:
     async def _try_renew(self) -> str:
         try:
             observed = await self._read()
-            if observed is None or observed.holder != self.identity:
+            if observed is None or not self._ours(observed):
                 log.warning("the lease was taken by another replica",
-                            holder=observed.holder if observed else None)
+                            holder=observed.holder if observed else None,
+                            same_identity=observed is not None
+                            and observed.holder == self.identity)
                 return "lost"
             await self._write(observed, transitions=observed.transitions, acquired=False)
         except KubeError as exc:
@@ -267,7 +275,7 @@ class LeaderElector:
         try:
             async with asyncio.timeout(self._settings.retry_period):
                 observed = await self._read()
-                if observed is None or observed.holder != self.identity:
+                if observed is None or not self._ours(observed):
                     return
                 body = self._body(observed.resource_version, holder="", duration=1,
                                   transitions=observed.transitions, acquired=True)
@@ -291,6 +299,11 @@ class LeaderElector:
             callback()
 
     # --- the Lease object ---------------------------------------------------------------------
+    def _ours(self, observed: _Observed) -> bool:
+        """Whether this process wrote the Lease as it is (not merely under our identity)."""
+        return (observed.holder == self.identity
+                and observed.resource_version == self._written)
+
     async def _read(self) -> _Observed | None:
         """Read the Lease; note the moment it is first seen in a new version."""
         try:
@@ -315,16 +328,19 @@ class LeaderElector:
         if observed is None:
             body = self._body(None, holder=self.identity, transitions=transitions,
                               acquired=acquired)
-            await self._kube.create(LEASES, body, record=Lease,
-                                    namespace=self._settings.lease_namespace)
+            created = await self._kube.create(LEASES, body, record=Lease,
+                                              namespace=self._settings.lease_namespace)
+            self._written = created.metadata.resource_version
             return
         body = self._body(observed.resource_version, holder=self.identity,
                           transitions=transitions, acquired=acquired)
         await self._put(body)
 
     async def _put(self, body: dict[str, Any]) -> None:
-        await self._kube.replace(LEASES, self._settings.lease_name, body, record=Lease,
-                                 namespace=self._settings.lease_namespace)
+        written = await self._kube.replace(LEASES, self._settings.lease_name, body,
+                                           record=Lease,
+                                           namespace=self._settings.lease_namespace)
+        self._written = written.metadata.resource_version
 
     def _body(self, resource_version: str | None, *, holder: str, transitions: int,
               acquired: bool, duration: int | None = None) -> dict[str, Any]:

@@ -112,10 +112,13 @@ class Narrator:
     def census(self) -> None:
         """A line of how many objects of each narrated kind are left."""
         store = self._cluster.store
-        parts = []
-        for key, kind in _NARRATED.items():
+        counts: Counter[str] = Counter()
+        terminating: Counter[str] = Counter()
+        for key, kind in _NARRATED.items():  # Events may sit in one store or two
             objects = store.objects(key).values()
-            terminating = sum(1 for o in objects if o["metadata"].get("deletionTimestamp"))
-            extra = f" ({terminating} Terminating)" if terminating else ""
-            parts.append(f"{len(objects)} {kind}s{extra}")
+            counts[kind] += len(objects)
+            terminating[kind] += sum(1 for o in objects if o["metadata"].get("deletionTimestamp"))
+        parts = [f"{count} {kind}s" + (f" ({terminating[kind]} Terminating)"
+                                       if terminating[kind] else "")
+                 for kind, count in counts.items()]
         self.say("cluster now: " + ", ".join(parts))
