@@ -81,8 +81,9 @@ def _write(authentik: SimulatedAuthentik, endpoint: str, method: str,
     targets = {"proxy": state.providers, "applications": state.applications,
                "outposts": state.outposts}[endpoint]
     if targets:
-        current = next(iter(targets.values())) if endpoint != "outposts" else \
-            authentik.state.embedded_outpost()
+        # The embedded outpost while it is recognisable as such (a PUT may rewrite `managed`).
+        embedded = authentik.state.embedded_outpost() if endpoint == "outposts" else None
+        current = embedded or next(iter(targets.values()))
         module.update(state, current, body, partial=method == "PATCH", errors=errors)
 
 
