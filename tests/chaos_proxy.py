@@ -107,20 +107,31 @@ class ChaosProxy:
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
         await response.prepare(request)
-        cut = self.rng.uniform(1.0, 6.0) if self.chaos else None
         try:
-            async with asyncio.timeout(cut):
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-        except TimeoutError:
-            self._count("cut", request)
-            if request.transport is not None:
-                request.transport.abort()  # a dropped watch, mid-stream
-            return response
+            # A watch opened before the chaos began is cut too, once it has: look again every
+            # few seconds whether chaos is on.
+            while not await self._relay(upstream, response, self.rng.uniform(1.0, 6.0)):
+                if self.chaos:
+                    self._count("cut", request)
+                    if request.transport is not None:
+                        request.transport.abort()  # a dropped watch, mid-stream
+                    return response
         except (aiohttp.ClientError, ConnectionResetError):
             return response
         await response.write_eof()
         return response
+
+    @staticmethod
+    async def _relay(upstream: aiohttp.ClientResponse, response: web.StreamResponse,
+                     seconds: float) -> bool:
+        """Pass the stream on for `seconds`; True when the upstream ended it."""
+        try:
+            async with asyncio.timeout(seconds):
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+        except TimeoutError:
+            return False
+        return True
 
     def _count(self, trouble: str, request: web.Request) -> None:
         self.injected[trouble] = self.injected.get(trouble, 0) + 1
