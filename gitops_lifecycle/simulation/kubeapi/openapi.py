@@ -129,7 +129,15 @@ def _defs(served: list[ResourceType],
 def v2(served: Iterable[ResourceType],
        custom: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     """The Swagger 2.0 document of every served kind."""
-    served = list(served)
+    paths, definitions = _paths_and_schemas(list(served), custom, "#/definitions/", v3=False)
+    return {"swagger": "2.0", "info": _info(), "paths": paths, "definitions": definitions}
+
+
+def _paths_and_schemas(
+    served: list[ResourceType], custom: dict[tuple[str, str], dict[str, Any]], prefix: str,
+    *, v3: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paths of `served` and every schema they reach, referenced under `prefix`."""
     defs = _defs(served, custom)
     paths: dict[str, Any] = {}
     roots = []
@@ -138,10 +146,8 @@ def v2(served: Iterable[ResourceType],
         if name not in defs:
             continue
         roots.append(name)
-        paths.update(_paths(rt, f"#/definitions/{name}", v3=False))
-    definitions = {n: _refs(defs[n], "#/definitions/", wrap=False)
-                   for n in _closure(roots, defs)}
-    return {"swagger": "2.0", "info": _info(), "paths": paths, "definitions": definitions}
+        paths.update(_paths(rt, f"{prefix}{name}", v3=v3))
+    return paths, {n: _refs(defs[n], prefix, wrap=v3) for n in _closure(roots, defs)}
 
 
 def _info() -> dict[str, str]:
@@ -164,17 +170,7 @@ def v3(key: str, served: Iterable[ResourceType],
     mine = [rt for rt in served if _base(rt).lstrip("/") == key]
     if not mine:
         return None
-    defs = _defs(mine, custom)
-    paths: dict[str, Any] = {}
-    roots = []
-    for rt in mine:
-        name = _definition(rt)
-        if name not in defs:
-            continue
-        roots.append(name)
-        paths.update(_paths(rt, f"#/components/schemas/{name}", v3=True))
-    schemas = {n: _refs(defs[n], "#/components/schemas/", wrap=True)
-               for n in _closure(roots, defs)}
+    paths, schemas = _paths_and_schemas(mine, custom, "#/components/schemas/", v3=True)
     return {"openapi": "3.0.0", "info": _info(), "paths": paths,
             "components": {"schemas": schemas}}
 
