@@ -225,7 +225,7 @@ async def test_the_real_process_waits_for_a_deployment_in_the_simulated_cluster(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gitops_lifecycle", "wait", "k8s", "deploy/web", "-n", namespace,
         "--for", "condition=Available", "--kubeconfig", str(kubeconfig), "--base-delay", "0.2",
-        "--max-delay", "0.5", "--timeout", "30",
+        "--max-delay", "0.5", "--timeout", "30", "--max-attempts", "1000",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )
     await asyncio.sleep(2)
