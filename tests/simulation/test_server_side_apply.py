@@ -152,7 +152,7 @@ async def test_kubectl_apply_server_side_twice_removes_a_dropped_field(
     # owns it too.
     first = await kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=CONFIGMAP)
     await kubectl(kubeconfig, "apply", "--server-side", "--field-manager", "other", "-f", "-",
-                  stdin=CONFIGMAP.replace('  mode: fast\n', ""))
+                  stdin=CONFIGMAP.replace("  mode: fast\n", ""))
     again = await kubectl(kubeconfig, "apply", "--server-side", "-f", "-",
                           stdin=CONFIGMAP.replace('  level: "3"\n', "").replace(
                               ", tier: backend", ""))
