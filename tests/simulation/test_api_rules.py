@@ -15,8 +15,8 @@ from typing import Any
 import kubernetes
 import pytest
 from clients import kubectl, kubectl_run, needs_kubectl
-from sim_objects import proxy_config
 from kubernetes.client import ApiException
+from sim_objects import proxy_config
 
 from gitops_lifecycle.simulation import SimulatedCluster
 

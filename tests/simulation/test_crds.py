@@ -280,15 +280,14 @@ async def test_invalid_values_are_422_with_a_cause_naming_each_field(
     assert status["reason"] == "Invalid"
     causes = {c["field"]: (c["reason"], c["message"]) for c in status["details"]["causes"]}
     assert causes["spec.externalHost"] == ("FieldValueRequired", "Required value")
-    assert causes["spec.port"] == (
-        "FieldValueInvalid", "Invalid value: 0: spec.port in body should be greater than or "
-        "equal to 1")
+    assert causes["spec.port"] == ("FieldValueInvalid", (
+        "Invalid value: 0: spec.port in body should be greater than or equal to 1"))
     assert causes["spec.protocol"][0] == "FieldValueNotSupported"
     assert causes["spec.serviceName"][0] == "FieldValueInvalid"
     assert "spec.serviceName in body should match" in causes["spec.serviceName"][1]
-    assert causes["spec.authentikConfig.enabled"] == (
-        "FieldValueTypeInvalid", 'Invalid value: "yes": spec.authentikConfig.enabled in body '
-        'must be of type boolean: "yes"')
+    assert causes["spec.authentikConfig.enabled"] == ("FieldValueTypeInvalid", (
+        'Invalid value: "yes": spec.authentikConfig.enabled in body must be of type boolean: '
+        '"yes"'))
     assert causes["spec.authentikConfig.applicationSlug"][0] == "FieldValueTooLong"
     assert sim.list("gitops.io/v1", "ProxyConfig") == []
 
