@@ -258,14 +258,12 @@ def _invalid(exc: SettingsError) -> int:
 
 
 def _wait(args: argparse.Namespace) -> int:
-    from gitops_lifecycle import logs
     from gitops_lifecycle.retry import commands, waitsettings
 
     try:
         settings = waitsettings.load(getattr(args, "config", None), _overrides(args), os.environ)
     except SettingsError as exc:
         return _invalid(exc)
-    logs.configure(settings.logging.level, settings.logging.format)
     return commands.main(args, settings)
 
 

@@ -156,17 +156,19 @@ def policy_for(settings: WaitSettings, service: str, args: argparse.Namespace) -
 
 def main(args: argparse.Namespace, settings: WaitSettings) -> int:
     """Run the chosen check until it passes, the deadline passes, or it cannot succeed."""
+    log = logs.command_logger("wait", settings.logging.level, settings.logging.format)
     module = _module(args.check)
     termination_log: Path | None = getattr(args, "termination_log", None)
     try:
         policy = policy_for(settings, module.SERVICE, args)
         check: Check = module.build(args, settings)
     except (NotRetryable, SettingsError) as exc:
-        return _cannot_start(args, exc, engine.NOT_RETRYABLE, termination_log)
+        return _cannot_start(log, args, exc, engine.NOT_RETRYABLE, termination_log)
     except Exception as exc:
-        return _cannot_start(args, exc, engine.ERROR, termination_log)
+        return _cannot_start(log, args, exc, engine.ERROR, termination_log)
     received: list[int] = []
-    result = asyncio.run(_wait(check, policy=policy, name=args.check, received=received))
+    result = asyncio.run(_wait(check, policy=policy, name=args.check, received=received,
+                               log=log))
     emit(Summary.of(result, check=args.check, target=check.target),
          termination_log=termination_log)
     if result.outcome == engine.TERMINATED and received:
@@ -174,9 +176,9 @@ def main(args: argparse.Namespace, settings: WaitSettings) -> int:
     return EXIT_CODES.get(result.outcome, EXIT_OTHER)
 
 
-def _cannot_start(args: argparse.Namespace, exc: BaseException, outcome: str,
+def _cannot_start(log: Any, args: argparse.Namespace, exc: BaseException, outcome: str,
                   termination_log: Path | None) -> int:
-    logs.get("wait").error("cannot start", check=args.check, error=engine.describe(exc))
+    log.error("cannot start", check=args.check, error=engine.describe(exc))
     result = engine.Result(outcome=outcome, error=exc)
     emit(Summary.of(result, check=args.check, target=_given_target(args)),
          termination_log=termination_log)
@@ -191,10 +193,9 @@ def _given_target(args: argparse.Namespace) -> str:
     return ""
 
 
-async def _wait(check: Check, *, policy: Policy, name: str,
-                received: list[int]) -> engine.Result:
-    # Bound here, not at import: structlog binds to the configuration current at bind time.
-    bound = logs.get("wait").bind(check=name, target=check.target)
+async def _wait(check: Check, *, policy: Policy, name: str, received: list[int],
+                log: Any) -> engine.Result:
+    bound = log.bind(check=name, target=check.target)
     _announce(bound, policy)
     retry = engine.Retry(check.attempt, policy=policy, observer=_Reporter(bound))
     task = asyncio.ensure_future(retry.run())

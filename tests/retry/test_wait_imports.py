@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 # Each costs megabytes or tens of milliseconds that an init container waits for.
-HEAVY = ("pydantic", "pydantic_core", "pydantic_settings", "yaml", "prometheus_client",
+HEAVY = ("pydantic", "pydantic_core", "pydantic_settings", "yaml", "structlog", "prometheus_client",
          "aiohttp", "kubernetes_asyncio", "h11", "gitops_lifecycle.settings",
          "gitops_lifecycle.metrics", "gitops_lifecycle.kube", "gitops_lifecycle.daemon",
          "gitops_lifecycle.simulation")
