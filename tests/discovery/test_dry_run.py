@@ -8,10 +8,14 @@ ProxyConfigs of labelled Services, Events, the orphan state).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from gitops_lifecycle.discovery.records import FINALIZER
@@ -21,6 +25,18 @@ from tests.discovery.harness import PC, Running, proxyconfig, running, settings
 from tests.discovery.test_deletion_guard import labelled_service
 
 pytestmark = pytest.mark.looptime
+
+
+@pytest.fixture(autouse=True)
+def info_logs() -> Iterator[None]:
+    """What dry-run reports is logged at info: whatever level an earlier test left set."""
+    before = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            structlog.configure(**before)
 
 
 def kube_writes(run: Running, since: int = 0) -> list[Any]:
