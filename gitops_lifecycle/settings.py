@@ -6,13 +6,10 @@ a YAML file (`--config`), then defaults that match the operations guide.
 
 from __future__ import annotations
 
-import math
-import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
-import yaml
 from pydantic import (
     AfterValidator,
     AliasGenerator,
@@ -36,45 +33,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-ENV_PREFIX = "GITOPS_LIFECYCLE_"
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_EXPECTED = "a duration such as 30s, 30m, 1h, 7d, 1h30m or plain seconds"
-
-
-def parse_duration(value: Any) -> float:
-    """Turn `30s`, `30m`, `1h`, `7d`, `1h30m` or plain seconds into seconds."""
-    # pydantic reports ValueError (not TypeError) as a validation error naming the key.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_duration_text(value.strip())
-    else:
-        raise ValueError(_EXPECTED)  # noqa: TRY004
-    if not 0 <= seconds < math.inf:  # also rejects NaN
-        raise ValueError(_EXPECTED)
-    return seconds
-
-
-def _parse_duration_text(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if not text or _DURATION.sub("", text):
-        raise ValueError(_EXPECTED)
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
-
-
-def format_duration(seconds: float) -> str | float:
-    """Render seconds in the largest unit that divides them (3600 → `1h`)."""
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return seconds
-
+from gitops_lifecycle.durations import format_duration, parse_duration
+from gitops_lifecycle.sources import ENV_PREFIX, SettingsError, read_config_file
 
 Duration = Annotated[
     float,
@@ -579,14 +539,10 @@ def _value_with_settings_case(annotation: Any, value: Any) -> Any:
     return value
 
 
-class SettingsError(Exception):
-    """A setting is invalid; the message names it in dotted form."""
-
-
 def load(config: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Build the settings from flags (`overrides`), environment, `config` and defaults."""
     if config is not None:
-        _check_config_file(config)
+        read_config_file(config)
     token = _config_file.set(config)
     try:
         return Settings(**(overrides or {}))
@@ -594,17 +550,6 @@ def load(config: Path | None = None, overrides: dict[str, Any] | None = None) ->
         raise SettingsError(_describe(exc)) from None
     finally:
         _config_file.reset(token)
-
-
-def _check_config_file(path: Path) -> None:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SettingsError(f"--config {path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"--config {path}: not valid YAML: {exc}") from None
-    if data is not None and not isinstance(data, dict):
-        raise SettingsError(f"--config {path}: expected a mapping of settings at the top level")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -632,14 +577,6 @@ def _expected(error: Any) -> str:
 
 def _is_secret_key(key: str) -> bool:
     return any(word in key.lower() for word in ("token", "password", "secret"))
-
-
-def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
-    """Put `value` at `a.b.c` in a nested dict (how `--set a.b.c=value` becomes a flag)."""
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def effective(settings: Settings) -> dict[str, Any]:
