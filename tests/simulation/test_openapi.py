@@ -137,3 +137,13 @@ async def test_field_validation_directives_of_the_official_client(
         assert stored is not None
         assert "extra" not in stored
         assert ("unknown field" in headers.get("Warning", "")) == (directive == "Warn")
+
+
+def test_every_served_built_in_kind_has_its_upstream_schema() -> None:
+    """Without one a kind is missing from /openapi/v3, and kubectl falls back to /openapi/v2
+    in protobuf to validate it (`failed to download openapi`)."""
+    from gitops_lifecycle.simulation.kubeapi import resources, schema
+
+    missing = [f"{rt.api_version} {rt.kind}" for rt in resources.RESOURCES
+               if schema.definition_name(rt.api_version, rt.kind) is None]
+    assert missing == []
