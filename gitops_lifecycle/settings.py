@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -337,13 +338,31 @@ class RetrySettings(Section):
     defaults: RetryPolicy = RetryPolicy()
     """Retry settings every service starts from."""
     services: dict[str, RetryOverride] = {}
-    """Overrides by service name: database, redis, mqtt, http, tcp, kubernetes, …"""
+    """Overrides by service name (case-insensitive: database, redis, mqtt, http, tcp,
+    kubernetes, …), each with keys of `defaults`; in the environment one variable per key,
+    such as GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPTS=50."""
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     """Circuit breaker for the daemon's outbound calls and `wait`."""
 
+    @field_validator("services", mode="before")
+    @classmethod
+    def _service_names_in_lower_case(cls, value: Any) -> Any:
+        # Environment variable names reach the settings in lower case: names given in a file
+        # or a flag are taken the same way, so that each source means the same service.
+        if not isinstance(value, dict):
+            return value
+        lowered: dict[str, Any] = {}
+        for name, override in value.items():
+            key = str(name).lower()
+            if key in lowered:
+                msg = f"{key!r} given twice (service names are case-insensitive)"
+                raise ValueError(msg)
+            lowered[key] = override
+        return lowered
+
     def policy(self, service: str) -> RetryPolicy:
         """The defaults with `services.<service>` laid over them."""
-        override = self.services.get(service)
+        override = self.services.get(service.lower())
         if override is None:
             return self.defaults
         changes = override.model_dump(exclude_none=True)
@@ -471,14 +490,53 @@ class Settings(BaseSettings):
         cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by _Environment
         dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environment = _Environment(settings_cls)
         path = _config_file.get()
         if path is None:
-            return init_settings, env_settings
-        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path)
+            return init_settings, environment
+        return init_settings, environment, YamlConfigSettingsSource(settings_cls, yaml_file=path)
+
+
+class _Environment(EnvSettingsSource):
+    """The `GITOPS_LIFECYCLE_*` variables, whose names arrive in lower case.
+
+    pydantic-settings matches lower-cased keys to the settings' own (`maxattempts` to
+    `maxAttempts`) only down a path of sections; under a mapping keyed by free names
+    (`retry.services.<service>`) it leaves them as they came. Here they are matched there too.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        return _with_settings_case(self.settings_cls, super().__call__())
+
+
+def _with_settings_case(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` for `model` with each key spelled as the field (or its alias) it names,
+    however it is cased; keys that name no field are left for validation to report."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        for spelling in (name, info.alias, info.validation_alias):
+            if isinstance(spelling, str):
+                fields[spelling.lower()] = (spelling, info.annotation)
+    fixed: dict[str, Any] = {}
+    for key, value in data.items():
+        spelling, annotation = fields.get(key.lower(), (key, None))
+        fixed[spelling] = _value_with_settings_case(annotation, value)
+    return fixed
+
+
+def _value_with_settings_case(annotation: Any, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _with_settings_case(annotation, value)
+    if get_origin(annotation) is dict:
+        _, entry = get_args(annotation)
+        return {key: _value_with_settings_case(entry, item) for key, item in value.items()}
+    return value
 
 
 def load(config: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
