@@ -32,7 +32,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.resources import CONFIGMAPS, PROXYCONFIGS
-from gitops_lifecycle.settings import Settings
+from gitops_lifecycle.settings import NamespaceScope, Settings
 
 log = logs.get("discovery.orphans")
 
@@ -52,14 +52,20 @@ class Candidate:
     publisher: str
 
 
-def candidates(view: View, *, cluster: str, keys: set[str], names: set[str],
-               pks: set[int]) -> list[Candidate]:
-    """Orphans in `view`: ours (marker of `cluster`), and referenced by no ProxyConfig."""
+def candidates(  # noqa: PLR0913 - the listing, who we are, and what is referenced
+    view: View, *, cluster: str, keys: set[str], names: set[str], pks: set[int],
+    scope: NamespaceScope | None = None,
+) -> list[Candidate]:
+    """Orphans in `view`: ours (marker of `cluster`, for a ProxyConfig in a namespace of
+    `scope`, the namespaces watched), and referenced by no ProxyConfig."""
+    scope = scope or NamespaceScope()
     found = []
     for application in view.applications.values():
         mark = read_marker(application.meta_publisher)
         if mark is None or mark.cluster != cluster or mark.key in keys:
             continue
+        if not scope.allows(mark.key.partition("/")[0]):
+            continue  # made for a namespace we do not watch: we cannot see it is gone
         provider = view.providers.get(application.provider) if application.provider else None
         if provider is not None and (provider.name.casefold() in names or provider.pk in pks):
             continue
@@ -159,7 +165,8 @@ class OrphanCollector:
             return self._done(blocked)
         cluster = self.settings.authentik.cluster_name
         keys, names, pks = self.referenced()
-        found = candidates(view, cluster=cluster, keys=keys, names=names, pks=pks)
+        found = candidates(view, cluster=cluster, keys=keys, names=names, pks=pks,
+                           scope=self.settings.kubernetes.namespaces)
         try:
             state = dict(self._memory) if self.dry_run else await self.store.load()
         except KubeError as exc:
@@ -239,24 +246,32 @@ class OrphanCollector:
         return deleted
 
     async def _live_references(self) -> tuple[set[str], set[str]] | None:
-        """Keys and provider names of every ProxyConfig, from a fresh paginated LIST."""
+        """Keys and provider names of every ProxyConfig in the namespaces watched, from a
+        fresh paginated LIST where the informer lists (one per namespace while they are few,
+        as a Role per namespace allows) — without its label and field selectors, so that a
+        ProxyConfig the selectors hide still counts."""
+        scope = self.settings.kubernetes.namespaces
         keys: set[str] = set()
         names: set[str] = set()
-        token: str | None = None
         try:
-            while True:
-                page = await self.kube.list_page(PROXYCONFIGS, record=ProxyConfig, limit=500,
-                                                 continue_token=token)
-                for item in page.items:
-                    keys.add(item.key)
-                    names.add(item.provider_name.casefold())
-                token = page.metadata.continue_ or None
-                if token is None:
-                    return keys, names
+            for namespace in self.proxyconfigs.namespaces_watched:
+                token: str | None = None
+                while True:
+                    page = await self.kube.list_page(PROXYCONFIGS, record=ProxyConfig,
+                                                     namespace=namespace, limit=500,
+                                                     continue_token=token)
+                    for item in page.items:
+                        if scope.allows(item.metadata.namespace):
+                            keys.add(item.key)
+                            names.add(item.provider_name.casefold())
+                    token = page.metadata.continue_ or None
+                    if token is None:
+                        break
         except (KubeError, msgspec.ValidationError) as exc:
             log.warning("cannot list ProxyConfigs to confirm orphans; nothing deleted",
                         error=str(exc))
             return None
+        return keys, names
 
     async def _delete(self, candidate: Candidate, *, total: int) -> bool:
         """Delete one orphan after a fresh look at its application and provider."""
