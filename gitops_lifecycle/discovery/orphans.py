@@ -23,7 +23,8 @@ from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.authentik.client import Authentik
 from gitops_lifecycle.authentik.errors import AuthentikError
 from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
-from gitops_lifecycle.clock import Clock, format_time, parse_time
+from gitops_lifecycle.clock import Clock, parse_time
+from gitops_lifecycle.discovery.observation import Observation, observed
 from gitops_lifecycle.discovery.ownership import read_marker
 from gitops_lifecycle.discovery.records import ConfigMap, ProxyConfig
 from gitops_lifecycle.discovery.term import Term, within
@@ -146,6 +147,8 @@ class OrphanCollector:
         self.referenced = referenced
         self.term = term
         self.store = StateStore(kube, settings.kubernetes.leader_election.lease_namespace)
+        self.observation = Observation(
+            clock, gap=2 * settings.service_discovery.resync_interval)
         self._memory: dict[str, dict[str, Any]] = {}
         """The state under dry-run, which writes nothing to the cluster."""
         self.last: str = "not run"
@@ -173,14 +176,10 @@ class OrphanCollector:
             log.warning("cannot read the orphaned-provider state; nothing deleted", error=str(exc))
             return self._done("state_unreadable")
         now = self.clock.now()
-        fresh = {c.application_pk: state.get(c.application_pk) or {
-            "firstSeen": format_time(now), "provider": c.provider_name, "proxyConfig": c.source,
-        } for c in found}
+        fresh = self.observation.update(state, found)
         if not await self._save(state, fresh):
             return self._done("state_unwritable")
-        due = [c for c in found
-               if now - (parse_time(fresh[c.application_pk]["firstSeen"]) or now)
-               >= self._policy.max_age]
+        due = [c for c in found if observed(fresh[c.application_pk]) >= self._policy.max_age]
         metrics.CYCLE_DURATION.labels(policy=POLICY)
         if not due:
             return self._done("nothing_due")
