@@ -14,6 +14,7 @@ from typing import Any
 from gitops_lifecycle import logs
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery.records import ProxyConfig, Ref
+from gitops_lifecycle.kube import kept
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
 from gitops_lifecycle.kube.events import EventRecorder
@@ -24,9 +25,10 @@ from gitops_lifecycle.kube.resources import PROXYCONFIGS
 
 log = logs.get("discovery.services")
 
-LABEL = "authentik.io/proxy"
+# Declared to the informers' caches (`kube.kept`), which keep no other labels or annotations.
+LABEL = kept.label("authentik.io/proxy")
 SELECTOR = f"{LABEL}=enabled"
-PREFIX = "authentik.io/"
+PREFIX = kept.annotation_prefix("authentik.io/")
 _SPEC_ANNOTATIONS = {
     "external-host": "externalHost", "internal-host": "internalHost", "port": "port",
     "protocol": "protocol",
