@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import math
 import socket
 import statistics
 import subprocess
@@ -26,7 +27,7 @@ from benchmarks.verdict import Figure, report
 
 TARGET_PEAK_RSS = 48 * 2**20  # every check, in a 64 MiB init container
 TARGET_FIRST_ATTEMPT_RATIO = 6.0  # `wait tcp`'s first attempt within 6x a bare interpreter
-NEXT_PEAK_RSS = 30 * 2**20  # the next target, for `wait tcp`
+TARGET_TCP_PEAK_RSS = 30 * 2**20  # `wait tcp`, the check init containers run most
 CHECKS = ("tcp", "http", "postgres", "redis", "mqtt", "k8s", "secret")
 EXTRA = ("mysql",)  # measured and shown, not (yet) held to the budget
 SCENARIO = """\
@@ -274,17 +275,17 @@ def main(quick: bool = False) -> int:
         print(_row(f"wait {check}: spawn to ready{extra}", *found, base))
         if check in CHECKS:
             peaks[check] = found[1]
-    missing = [check for check in CHECKS if check not in peaks]
-    if missing:
-        print(f"  not measured: {', '.join(missing)}")
-    worst = max(peaks, key=peaks.__getitem__)
-    bare = f"`python -c pass` {base[0] * 1000:.0f} ms, {base[1] / 2**20:.1f} MiB"
+    ratio = first / base[0]
+    baseline = f"`python -c pass` {base[0] * 1000:.0f} ms, {base[1] / 2**20:.1f} MiB"
     figures = [
-        Figure(f"largest peak RSS of a budgeted check (wait {worst})", peaks[worst] / 2**20,
-               "MiB", at_most=TARGET_PEAK_RSS / 2**20, baseline=bare),
-        Figure("`wait tcp` first attempt, x `python -c pass`", first / base[0], "x",
-               at_most=TARGET_FIRST_ATTEMPT_RATIO, baseline=bare),
-        Figure("`wait tcp` peak RSS", tcp_peak / 2**20, "MiB", at_most=NEXT_PEAK_RSS / 2**20,
-               baseline=bare),
+        Figure("wait tcp first attempt", ratio, "x", at_most=TARGET_FIRST_ATTEMPT_RATIO,
+               baseline=baseline),
+        Figure("wait tcp peak RSS", tcp_peak / 2**20, "MiB",
+               at_most=TARGET_TCP_PEAK_RSS / 2**20, baseline=baseline),
     ]
-    return report(figures, quick=quick) or (1 if missing and not quick else 0)
+    for check in CHECKS[1:]:
+        peak = peaks.get(check)
+        figures.append(Figure(f"wait {check} peak RSS",
+                              math.nan if peak is None else peak / 2**20, "MiB",
+                              at_most=TARGET_PEAK_RSS / 2**20, baseline=baseline))
+    return report(figures, quick=quick)

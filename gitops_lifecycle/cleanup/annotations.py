@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gitops_lifecycle.durations import parse_duration
 from gitops_lifecycle.kube import kept
-from gitops_lifecycle.settings import parse_duration
 
 # Each key is declared to the informers' caches (`kube.kept`), which keep no other.
 OPT_OUT = kept.annotation("gitops.io/cleanup")

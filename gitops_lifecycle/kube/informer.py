@@ -108,6 +108,10 @@ class Informer(Generic[R]):
         # Label lookups cost microseconds: each watch event would pay two.
         self._cached_gauge = metrics.OBJECTS_CACHED.labels(kind=self._kind)
         self._event_counters: dict[str, Any] = {}
+        # Exported at 0 from the start: a healthy watch shows as 0 on a dashboard, and
+        # increase() counts the first re-list (a series born at 1 hides it).
+        metrics.RELISTS.labels(kind=self._kind)
+        metrics.WATCH_RESTARTS.labels(kind=self._kind)
         if health is not None:
             health.readiness(self.name, self._readiness)
 
