@@ -6,6 +6,7 @@ from typing import Any
 
 from gitops_lifecycle import __version__
 from gitops_lifecycle.simulation.kubeapi.resources import GROUP_VERSIONS, RESOURCES, VERBS
+from gitops_lifecycle.simulation.kubeapi.scale import scalable
 
 _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 
@@ -61,6 +62,10 @@ def resource_list(group_name: str, version_name: str) -> dict[str, Any] | None:
             rows.append({"name": f"{rt.plural}/status", "singularName": "",
                          "namespaced": rt.namespaced, "kind": rt.kind,
                          "verbs": _SUBRESOURCE_VERBS})
+        if scalable(rt):
+            rows.append({"name": f"{rt.plural}/scale", "singularName": "",
+                         "namespaced": rt.namespaced, "group": "autoscaling", "version": "v1",
+                         "kind": "Scale", "verbs": _SUBRESOURCE_VERBS})
         if rt.kind == "Pod" and not rt.group:
             rows.append({"name": "pods/eviction", "singularName": "", "namespaced": True,
                          "group": "policy", "version": "v1", "kind": "Eviction",

@@ -21,7 +21,9 @@ from gitops_lifecycle.simulation.kubeapi import (
     errors,
     listoptions,
     openapi,
+    patching,
     reviews,
+    scale,
     tables,
 )
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
@@ -40,7 +42,7 @@ from gitops_lifecycle.simulation.kubeapi.watching import (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_SUBRESOURCES = frozenset({"status", "eviction", "finalize"})
+_SUBRESOURCES = frozenset({"status", "eviction", "finalize", "scale"})
 _RECORD: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("request_record")
 
 
@@ -51,8 +53,12 @@ _RETURNS_DELETED = frozenset({"pods", "services", "persistentvolumeclaims",
 
 
 def _deleted(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    """`Store.finalizeDelete`: what went, `kind` being the resource (an empty group is
+    omitted, as Go's `omitempty` does)."""
     details = {"name": obj["metadata"]["name"], "group": rt.group, "kind": rt.plural,
                "uid": obj["metadata"]["uid"]}
+    if not rt.group:
+        del details["group"]
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": details}
 
@@ -257,18 +263,15 @@ class ApiServer:
         options = DeleteOptions.parse(await _body(request, optional=True), dict(request.query))
         page = list_objects(self.registry.store, rt, ListRequest(
             namespace=target.namespace, match=self._matcher(rt, request.query)))
-        listed = page.as_dict()
-        deleted = []
+        listed = page.as_dict()  # `Store.DeleteCollection` answers the list it deleted
         for obj in page.objects():
             meta = obj["metadata"]
             try:
-                deleted.append(self.registry.delete(
-                    rt, namespace=meta.get("namespace"), name=meta["name"], options=options))
+                self.registry.delete(rt, namespace=meta.get("namespace"), name=meta["name"],
+                                     options=options)
             except errors.ApiError as exc:
                 if exc.code != 404:
                     raise
-        listed["items"] = deleted
-        listed["metadata"] = {"resourceVersion": str(self.registry.store.rv)}
         return json_response(listed)
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -333,11 +336,13 @@ class ApiServer:
         assert name is not None
         namespace, method, query = target.namespace, request.method, request.query
         if sub is not None and (sub not in _SUBRESOURCES or
-                                (sub == "status" and not rt.status)):
+                                (sub == "status" and not rt.status) or
+                                (sub == "scale" and not scale.scalable(rt))):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested "
                                   "resource")
-        if sub == "eviction":
-            return await self._evict(request, target)
+        special = {"eviction": self._evict, "scale": self._scale}.get(sub or "")
+        if special is not None:
+            return await special(request, target)
         if method == "GET":
             return json_response(present(rt, self.registry.get(rt, namespace, name)))
         if method == "PUT":
@@ -350,9 +355,14 @@ class ApiServer:
             return await self._patch(request, target)
         if method == "DELETE":
             options = DeleteOptions.parse(await _body(request, optional=True), dict(query))
-            obj = self.registry.delete(rt, namespace=namespace, name=name, options=options)
-            if options.dry_run or rt.plural in _RETURNS_DELETED or \
-                    self.registry.by_uid(obj["metadata"]["uid"]) is not None:
+            if options.dry_run:
+                obj, removed = self.registry.dry_delete(rt, namespace=namespace, name=name,
+                                                        options=options)
+            else:
+                obj = self.registry.delete(rt, namespace=namespace, name=name,
+                                           options=options)
+                removed = self.registry.by_uid(obj["metadata"]["uid"]) is None
+            if rt.plural in _RETURNS_DELETED or not removed:
                 return json_response(present(rt, obj))
             return json_response(_deleted(rt, obj))
         raise errors.method_not_allowed(f"{method} is not supported on an object")
@@ -377,6 +387,32 @@ class ApiServer:
             dry_run=_dry_run(query), field_validation=_field_validation(query),
             write=_writer(request))
         return json_response(present(rt, obj))
+
+    async def _scale(self, request: web.Request, target: Target) -> web.Response:
+        rt, query, name = target.rt, request.query, target.name
+        assert name is not None
+        current = self.registry.get(rt, target.namespace, name)
+        if request.method == "GET":
+            return json_response(scale.view(current))
+        if request.method == "PUT":
+            wanted = await _body(request)
+        elif request.method == "PATCH":
+            wanted = patching.apply(scale.view(current), await _body(request),
+                                    request.headers.get("Content-Type", ""))
+        else:
+            raise errors.method_not_allowed(f"{request.method} is not supported on scale")
+        replicas = scale.replicas(wanted)
+        if replicas is None or replicas < 0:
+            raise errors.invalid_causes("Scale", "autoscaling", name, [errors.cause(
+                "FieldValueInvalid", f"Invalid value: {replicas}: must be greater than or "
+                "equal to 0", "spec.replicas")])
+        body = {**current, "spec": {**(current.get("spec") or {}), "replicas": replicas}}
+        version = (wanted.get("metadata") or {}).get("resourceVersion")
+        body["metadata"] = {**current["metadata"],
+                            "resourceVersion": version or current["metadata"]["resourceVersion"]}
+        obj = self.registry.replace(rt, body, namespace=target.namespace, name=name,
+                                    dry_run=_dry_run(query), write=_writer(request))
+        return json_response(scale.view(obj))
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
         """The eviction subresource: a DELETE with the eviction's options (no budgets)."""
