@@ -27,7 +27,7 @@ from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery import ownership
 from gitops_lifecycle.discovery.desired import Defaults
 from gitops_lifecycle.discovery.ensure import Context, Ensurer, Stop
-from gitops_lifecycle.discovery.orphans import owned_total
+from gitops_lifecycle.discovery.orphans import PROVIDERS, owned_total
 from gitops_lifecycle.discovery.outposts import Membership
 from gitops_lifecycle.discovery.plan import Step, plan
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
@@ -337,12 +337,13 @@ class ProxyConfigController:
         except Stop as stop:
             return [Step("fail", (("reason", stop.reason), ("message", stop.message)))]
         steps = [] if FINALIZER in obj.metadata.finalizers else [Step("add the finalizer")]
+        cluster = self.settings.authentik.cluster_name
+        created = frozenset(pk for pk in (obj.recorded_provider,) if pk is not None)
+        provider = self.ensurer.managed(key=obj.key, cluster=cluster,
+                                        name=parsed.provider_name, created=created)
         return [*steps, *plan(
-            self.view, key=obj.key, cluster=self.settings.authentik.cluster_name, spec=parsed,
-            defaults=defaults, outpost=outpost,
-            provider=self.view.provider_named(parsed.provider_name),
-            created=frozenset(pk for pk in (obj.recorded_provider,) if pk is not None),
-            exists=self.exists,
+            self.view, key=obj.key, cluster=cluster, spec=parsed, defaults=defaults,
+            outpost=outpost, provider=provider, created=created, exists=self.exists,
         )]
 
     def _halt(self, obj: ProxyConfig, parsed: ProxySpec | Invalid) -> list[Step] | None:
@@ -405,7 +406,7 @@ class ProxyConfigController:
         if provider is None and application is None:
             return
         total = owned_total(self.view, self.settings.authentik.cluster_name)
-        if not self.guard.admit(FINALIZER_POLICY, total=total):
+        if not self.guard.admit(FINALIZER_POLICY, total=total, kind=PROVIDERS):
             window = self.settings.cleanup.blast_radius.window
             raise GuardStoppedError(
                 f"the blast-radius guard stopped deletions in Authentik (too many within "
