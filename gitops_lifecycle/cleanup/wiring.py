@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from gitops_lifecycle import metrics
@@ -12,6 +11,7 @@ from gitops_lifecycle.cleanup.recording import CleanupEvents, EventSink
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.leader import Term
 from gitops_lifecycle.kube.records import Deployment, Job, Object, Pod, R, ReplicaSet
 from gitops_lifecycle.kube.resources import DEPLOYMENTS, JOBS, PODS, REPLICASETS, Resource
 from gitops_lifecycle.manager import Component
@@ -48,11 +48,11 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
     clock: Clock,
     informers: Informers,
     events_sink: EventSink | None = None,
-    term: Callable[[], float] | None = None,
+    term: Term | None = None,
 ) -> list[Component]:
     """The enabled cleanup controllers (to run only while this replica leads).
 
-    `term` is the leader's deadline (event-loop time) by which every deletion must be over.
+    `term` is the leader's term: every deletion runs within it (None: no election).
     """
     cleanup = settings.cleanup_scope()
     initialise_metrics()

@@ -26,7 +26,6 @@ from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
 from gitops_lifecycle.discovery.spec import Invalid, ProxySpec, parse
 from gitops_lifecycle.discovery.status import PROVIDER, Report, differs, render
-from gitops_lifecycle.discovery.term import Term, within
 from gitops_lifecycle.discovery.version import VersionCheck
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.kube.client import Kube
@@ -51,10 +50,8 @@ class ProxyConfigController:
     def __init__(  # noqa: PLR0913 - what it reads, writes and reports to
         self, *, kube: Kube, client: Authentik, informer: Informer[ProxyConfig],
         settings: Settings, clock: Clock, events: EventRecorder | None = None,
-        term: Term = None,
     ) -> None:
         self.kube = kube
-        self.term = term
         self.client = client
         self.informer = informer
         self.settings = settings
@@ -298,12 +295,12 @@ class ProxyConfigController:
                     await self.membership.change(str(outpost.get("id")),
                                                  remove=frozenset({provider.pk}))
             pk = provider.pk
-            await within(self.term, lambda: self.client.delete_provider(pk))
+            await self.client.delete_provider(pk)
             self.view.forget_provider(provider.pk)
             self._event(obj, "Normal", "ProviderDeleted", f"provider {provider.name!r} deleted")
         if application is not None:
             slug = application.slug
-            await within(self.term, lambda: self.client.delete_application(slug))
+            await self.client.delete_application(slug)
             self.view.forget_application(application.slug)
             self._event(obj, "Normal", "ApplicationDeleted",
                         f"application {application.slug!r} deleted")

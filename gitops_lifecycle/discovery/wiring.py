@@ -18,7 +18,7 @@ from gitops_lifecycle.discovery.controller import ProxyConfigController
 from gitops_lifecycle.discovery.orphans import OrphanCollector
 from gitops_lifecycle.discovery.records import ProxyConfig
 from gitops_lifecycle.discovery.services import SELECTOR, ServiceController
-from gitops_lifecycle.discovery.term import Term
+from gitops_lifecycle.discovery.term import Term, gate
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
@@ -48,9 +48,11 @@ class ServiceDiscovery:
     ) -> None:
         self.client = client or Authentik.from_settings(settings.authentik,
                                                         settings.retry.circuit_breaker)
+        if term is not None:  # every write to Authentik, deletions or not, within the term
+            self.client.gate = gate(term)
         self.controller = ProxyConfigController(
             kube=kube, client=self.client, informer=proxyconfigs, settings=settings,
-            clock=clock, events=events, term=term,
+            clock=clock, events=events,
         )
         services: Informer[Object] = Informer(
             kube=kube, resource=SERVICES, record=Object, namespaces=settings.kubernetes.namespaces,
@@ -61,7 +63,7 @@ class ServiceDiscovery:
         self.orphans = OrphanCollector(
             kube=kube, client=self.client, proxyconfigs=proxyconfigs, settings=settings,
             clock=clock, guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock),
-            referenced=self.controller.referenced, term=term,
+            referenced=self.controller.referenced,
         )
         self.controller.after_listing = self._after_listing
         if health is not None:
