@@ -1,22 +1,24 @@
 """The `gitops-lifecycle` command: run, demo, simulate, wait, authentik, check-config, version.
 
 Heavy libraries are imported inside the commands that need them, so that `wait` starts fast
-and small in an init container.
+and small in an init container: it builds the parser of its own check only, and reads its few
+settings without the settings model (`retry/waitsettings.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitops_lifecycle import __version__
-from gitops_lifecycle.settings import Settings, SettingsError, effective, load, set_path
+from gitops_lifecycle.sources import SettingsError, set_path
+
+if TYPE_CHECKING:
+    from gitops_lifecycle.settings import Settings
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer ended by SIGPIPE
@@ -60,10 +62,12 @@ def _scenarios() -> list[str]:
     return bundled()
 
 
-def parser() -> argparse.ArgumentParser:
-    """The whole command line."""
+def parser(*, only_wait: str | None = None,
+           parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+           ) -> argparse.ArgumentParser:
+    """The whole command line; with `only_wait`, just `wait` with that one check."""
     common = _common_options()
-    top = argparse.ArgumentParser(
+    top = parser_class(
         prog="gitops-lifecycle", parents=[common],
         description="Keeps GitOps clusters tidy and waits for what init containers need.",
         epilog="Exit codes: 0 done, 1 failed, 2 bad usage or settings; `wait` also 124 when "
@@ -71,6 +75,21 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if only_wait is None:
+        _add_cluster_commands(commands, common)
+    wait = commands.add_parser(
+        "wait", parents=[common], help="wait until a dependency is ready (init containers)",
+        description="Retry a readiness check with exponential backoff until it passes.",
+    )
+    from gitops_lifecycle.retry import commands as wait_commands
+
+    wait_commands.add_arguments(wait, common, only=only_wait)
+    if only_wait is None:
+        _add_other_commands(commands, common)
+    return top
+
+
+def _add_cluster_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     commands.add_parser(
         "run", parents=[common, _daemon_options(port_help="default 8080"), _cluster_options()],
         help="run the daemon against a cluster",
@@ -117,13 +136,9 @@ def parser() -> argparse.ArgumentParser:
         "--authentik-schema", choices=["auto", "on", "off"], default="auto",
         help="check request bodies against the authentik-client package's models: auto "
         "(when installed; it takes seconds to import), on (required) or off")
-    wait = commands.add_parser(
-        "wait", parents=[common], help="wait until a dependency is ready (init containers)",
-        description="Retry a readiness check with exponential backoff until it passes.",
-    )
-    from gitops_lifecycle.retry import commands as wait_commands
 
-    wait_commands.add_arguments(wait, common)
+
+def _add_other_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     authentik = commands.add_parser(
         "authentik", parents=[common], help="check the Authentik API the daemon would use",
         description="Authentik commands.",
@@ -141,7 +156,44 @@ def parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("version", parents=[common], help="print the version",
                         description="Print the version.")
-    return top
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; a `wait` is parsed by its own check's parser alone."""
+    argv = sys.argv[1:] if argv is None else argv
+    check = _wait_check(argv)
+    if check is not None:
+        with contextlib.suppress(_Unparsed):
+            return parser(only_wait=check, parser_class=_Trial).parse_args(argv)
+        # Help, a usage error, or no `wait` after all: the whole parser answers.
+    return parser().parse_args(argv)
+
+
+class _Unparsed(Exception):  # noqa: N818 - reads as the state it reports
+    """A trial parse ended in help or an error, which the whole parser is to give."""
+
+
+class _Trial(argparse.ArgumentParser):
+    """A parser that prints nothing and exits nowhere: it raises _Unparsed instead."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        pass
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _Unparsed(status, message)
+
+    def error(self, message: str) -> NoReturn:
+        raise _Unparsed(message)
+
+
+def _wait_check(argv: list[str]) -> str | None:
+    """The check a `wait` command line seems to name (parsing it tells for sure)."""
+    if "wait" not in argv:
+        return None
+    from gitops_lifecycle.retry.commands import CHECKS
+
+    after = argv[argv.index("wait") + 1:]
+    return next((word for word in after if word in CHECKS), None)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,8 +213,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SettingsError(f"--set {item!r}: expected KEY=VALUE")
-        set_path(overrides, key, yaml.safe_load(value) if value else "")
+        set_path(overrides, key, _yaml_value(value) if value else "")
     return overrides
+
+
+def _yaml_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,29 +234,49 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+    args = arguments(argv)
     if args.command == "version":
         print(__version__)  # noqa: T201
         return 0
+    if args.command == "wait":
+        return _wait(args)
+    from gitops_lifecycle.settings import load
+
     try:
         settings = load(getattr(args, "config", None), _overrides(args))
     except SettingsError as exc:
-        print(f"gitops-lifecycle: invalid settings: {exc}", file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
+        return _invalid(exc)
     from gitops_lifecycle import logs
 
     logs.configure(settings.logging.level, settings.logging.format)
     return _dispatch(args, settings)
 
 
+def _invalid(exc: SettingsError) -> int:
+    print(f"gitops-lifecycle: invalid settings: {exc}", file=sys.stderr)  # noqa: T201
+    return EXIT_USAGE
+
+
+def _wait(args: argparse.Namespace) -> int:
+    from gitops_lifecycle.retry import commands, waitsettings
+
+    try:
+        settings = waitsettings.load(getattr(args, "config", None), _overrides(args), os.environ)
+    except SettingsError as exc:
+        return _invalid(exc)
+    return commands.main(args, settings)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     if args.command == "check-config":
+        import yaml
+
+        from gitops_lifecycle.settings import effective
+
         yaml.safe_dump(effective(settings), sys.stdout, sort_keys=False)
         return 0
-    if args.command == "wait":
-        from gitops_lifecycle.retry import commands as wait_commands
-
-        return wait_commands.main(args, settings)
     if args.command == "authentik":
         from gitops_lifecycle.authentik.check import check
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.cleanup import wiring as cleanup
+from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery import wiring as discovery
 from gitops_lifecycle.health import Health
@@ -70,17 +71,20 @@ class Machinery:
     identity: str
     term: Term | None = None
     """This replica's term of leadership, that every write runs within (None: no election)."""
+    guard: BlastRadiusGuard | None = None
+    """The one blast-radius guard every deletion path passes (cleanup and discovery)."""
 
 
 def controllers(m: Machinery) -> list[Component]:
     """Every controller, each run only while this replica leads."""
     return [
         *cleanup.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
-                             informers=m.informers, events_sink=m.events, term=m.term),
+                             informers=m.informers, events_sink=m.events, term=m.term,
+                             guard=m.guard),
         RetryMetrics(pods=m.informers(PODS, Pod), clock=m.clock),
         *discovery.controllers(kube=m.kube, settings=m.settings, clock=m.clock,
                                health=m.health, informers=m.informers, events=m.events,
-                               term=m.term),
+                               term=m.term, guard=m.guard),
     ]
 
 
@@ -197,7 +201,8 @@ def components(
     informers = SharedInformers(kube=kube, settings=settings, clock=clock, health=health)
     machinery = Machinery(settings=settings, kube=kube, clock=clock, health=health,
                           informers=informers, events=events, identity=identity,
-                          term=elector.term if elector is not None else None)
+                          term=elector.term if elector is not None else None,
+                          guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock))
     built = [c for factory in factories for c in factory(machinery)]
     gated = [WhileLeading(c, elector) for c in built]
     for component in gated:

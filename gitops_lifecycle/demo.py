@@ -20,7 +20,8 @@ from prometheus_client import REGISTRY
 
 from gitops_lifecycle import daemon, demo_authentik, logs
 from gitops_lifecycle.clock import SimClock
-from gitops_lifecycle.settings import Settings, parse_duration
+from gitops_lifecycle.durations import parse_duration
+from gitops_lifecycle.settings import Settings
 from gitops_lifecycle.simulation import SimulatedCluster, scenarios
 from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from gitops_lifecycle.simulation.kubeapi.tables import human_age

@@ -8,8 +8,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 _SECRET_KEY = re.compile(
     r"token|password|passwd|secret|authorization|api_?key|credential", re.IGNORECASE
 )
@@ -47,7 +45,8 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
-def _redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: `redact` every value but a non-text `event`."""
     return {key: value if key == "event" and not isinstance(value, str) else redact(value, key)
             for key, value in event.items()}
 
@@ -62,12 +61,17 @@ class _Stderr:
         sys.stderr.flush()
 
 
+def _console(fmt: str) -> bool:
+    return fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog (and the standard library's loggers) to write to stderr."""
-    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    import structlog
+
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        if console
+        if _console(fmt)
         else structlog.processors.JSONRenderer()
     )
     shared: list[Any] = [
@@ -75,7 +79,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        _redact_event,
+        redact_event,
     ]
     structlog.configure(
         processors=[*shared, renderer],
@@ -97,7 +101,20 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 def get(name: str) -> Any:
     """A logger bound to a component name (resolved lazily, so `configure` may come later)."""
+    import structlog
+
     return structlog.get_logger(component=name)
+
+
+def command_logger(name: str, level: str, fmt: str) -> Any:
+    """Set up logging for a short command and return its logger; JSON needs no structlog."""
+    if _console(fmt):
+        configure(level, fmt)
+        return get(name)
+    from gitops_lifecycle import jsonlog
+
+    jsonlog.configure(level)
+    return jsonlog.get(level, name)
 
 
 class Recurring:

@@ -6,13 +6,10 @@ a YAML file (`--config`), then defaults that match the operations guide.
 
 from __future__ import annotations
 
-import math
-import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
-import yaml
 from pydantic import (
     AfterValidator,
     AliasGenerator,
@@ -30,50 +27,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
-ENV_PREFIX = "GITOPS_LIFECYCLE_"
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_EXPECTED = "a duration such as 30s, 30m, 1h, 7d, 1h30m or plain seconds"
-
-
-def parse_duration(value: Any) -> float:
-    """Turn `30s`, `30m`, `1h`, `7d`, `1h30m` or plain seconds into seconds."""
-    # pydantic reports ValueError (not TypeError) as a validation error naming the key.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_duration_text(value.strip())
-    else:
-        raise ValueError(_EXPECTED)  # noqa: TRY004
-    if not 0 <= seconds < math.inf:  # also rejects NaN
-        raise ValueError(_EXPECTED)
-    return seconds
-
-
-def _parse_duration_text(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if not text or _DURATION.sub("", text):
-        raise ValueError(_EXPECTED)
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
-
-
-def format_duration(seconds: float) -> str | float:
-    """Render seconds in the largest unit that divides them (3600 → `1h`)."""
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return seconds
-
+from gitops_lifecycle.durations import format_duration, parse_duration
+from gitops_lifecycle.sources import ENV_PREFIX, SettingsError, read_config_file
 
 Duration = Annotated[
     float,
@@ -377,13 +338,31 @@ class RetrySettings(Section):
     defaults: RetryPolicy = RetryPolicy()
     """Retry settings every service starts from."""
     services: dict[str, RetryOverride] = {}
-    """Overrides by service name: database, redis, mqtt, http, tcp, kubernetes, …"""
+    """Overrides by service name (case-insensitive: database, redis, mqtt, http, tcp,
+    kubernetes, …), each with keys of `defaults`; in the environment one variable per key,
+    such as GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPTS=50."""
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     """Circuit breaker for the daemon's outbound calls and `wait`."""
 
+    @field_validator("services", mode="before")
+    @classmethod
+    def _service_names_in_lower_case(cls, value: Any) -> Any:
+        # Environment variable names reach the settings in lower case: names given in a file
+        # or a flag are taken the same way, so that each source means the same service.
+        if not isinstance(value, dict):
+            return value
+        lowered: dict[str, Any] = {}
+        for name, override in value.items():
+            key = str(name).lower()
+            if key in lowered:
+                msg = f"{key!r} given twice (service names are case-insensitive)"
+                raise ValueError(msg)
+            lowered[key] = override
+        return lowered
+
     def policy(self, service: str) -> RetryPolicy:
         """The defaults with `services.<service>` laid over them."""
-        override = self.services.get(service)
+        override = self.services.get(service.lower())
         if override is None:
             return self.defaults
         changes = override.model_dump(exclude_none=True)
@@ -511,24 +490,59 @@ class Settings(BaseSettings):
         cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by _Environment
         dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environment = _Environment(settings_cls)
         path = _config_file.get()
         if path is None:
-            return init_settings, env_settings
-        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path)
+            return init_settings, environment
+        return init_settings, environment, YamlConfigSettingsSource(settings_cls, yaml_file=path)
 
 
-class SettingsError(Exception):
-    """A setting is invalid; the message names it in dotted form."""
+class _Environment(EnvSettingsSource):
+    """The `GITOPS_LIFECYCLE_*` variables, whose names arrive in lower case.
+
+    pydantic-settings matches lower-cased keys to the settings' own (`maxattempts` to
+    `maxAttempts`) only down a path of sections; under a mapping keyed by free names
+    (`retry.services.<service>`) it leaves them as they came. Here they are matched there too.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        return _with_settings_case(self.settings_cls, super().__call__())
+
+
+def _with_settings_case(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` for `model` with each key spelled as the field (or its alias) it names,
+    however it is cased; keys that name no field are left for validation to report."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        for spelling in (name, info.alias, info.validation_alias):
+            if isinstance(spelling, str):
+                fields[spelling.lower()] = (spelling, info.annotation)
+    fixed: dict[str, Any] = {}
+    for key, value in data.items():
+        spelling, annotation = fields.get(key.lower(), (key, None))
+        fixed[spelling] = _value_with_settings_case(annotation, value)
+    return fixed
+
+
+def _value_with_settings_case(annotation: Any, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _with_settings_case(annotation, value)
+    if get_origin(annotation) is dict:
+        _, entry = get_args(annotation)
+        return {key: _value_with_settings_case(entry, item) for key, item in value.items()}
+    return value
 
 
 def load(config: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Build the settings from flags (`overrides`), environment, `config` and defaults."""
     if config is not None:
-        _check_config_file(config)
+        read_config_file(config)
     token = _config_file.set(config)
     try:
         return Settings(**(overrides or {}))
@@ -536,17 +550,6 @@ def load(config: Path | None = None, overrides: dict[str, Any] | None = None) ->
         raise SettingsError(_describe(exc)) from None
     finally:
         _config_file.reset(token)
-
-
-def _check_config_file(path: Path) -> None:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SettingsError(f"--config {path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"--config {path}: not valid YAML: {exc}") from None
-    if data is not None and not isinstance(data, dict):
-        raise SettingsError(f"--config {path}: expected a mapping of settings at the top level")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -574,14 +577,6 @@ def _expected(error: Any) -> str:
 
 def _is_secret_key(key: str) -> bool:
     return any(word in key.lower() for word in ("token", "password", "secret"))
-
-
-def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
-    """Put `value` at `a.b.c` in a nested dict (how `--set a.b.c=value` becomes a flag)."""
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def effective(settings: Settings) -> dict[str, Any]:

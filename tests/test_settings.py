@@ -92,6 +92,36 @@ def test_service_overrides_lie_over_retry_defaults(config_file: Path) -> None:
     assert retry.policy("redis") == retry.defaults
 
 
+def test_per_service_retry_overrides_from_nested_environment_variables(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Variable names reach the settings in lower case: the keys under a service are matched
+    # as every other key is, and service names are case-insensitive.
+    monkeypatch.setenv("GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPTS", "80")
+    monkeypatch.setenv("GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__ATTEMPTTIMEOUT", "15s")
+    monkeypatch.setenv("GITOPS_LIFECYCLE_RETRY__SERVICES__Redis__baseDelay", "1m")
+    retry = load(config_file).retry
+    database, redis = retry.policy("database"), retry.policy("redis")
+    assert (database.max_attempts, database.attempt_timeout, database.max_delay) == (80, 15, 20)
+    assert (redis.base_delay, redis.max_attempts) == (60, 10)
+
+
+def test_service_names_are_case_insensitive(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("retry:\n  services:\n    MQTT: {maxAttempts: 4}\n")
+    retry = load(path).retry
+    assert retry.policy("mqtt").max_attempts == retry.policy("MQTT").max_attempts == 4
+    path.write_text("retry:\n  services:\n    mqtt: {maxAttempts: 4}\n    MQTT: {}\n")
+    with pytest.raises(SettingsError, match=r"retry\.services: .*'mqtt' given twice"):
+        load(path)
+
+
+def test_unknown_key_under_a_service_in_the_environment_names_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPS", "3")
+    with pytest.raises(SettingsError, match=r"retry\.services\.database\.maxattemps: unknown"):
+        load()
+
+
 def test_bad_environment_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITOPS_LIFECYCLE_CLEANUP__CONTROLLER__INTERVAL", "banana")
     with pytest.raises(SettingsError, match=r"cleanup\.controller\.interval: 'banana'.*duration"):

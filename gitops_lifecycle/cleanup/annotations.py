@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_lifecycle.settings import parse_duration
+from gitops_lifecycle.durations import parse_duration
 
 OPT_OUT = "gitops.io/cleanup"
 TTL = "gitops.io/cleanup-ttl"

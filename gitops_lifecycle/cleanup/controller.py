@@ -133,7 +133,7 @@ class CacheController(ABC):
         """
         while stale := self.stale():
             if self._stale_since is None:
-                self._stale_since = self.clock.now()
+                self._stale_since = self.clock.monotonic()
                 log.info("decisions wait for live caches", controller=self.name, stale=stale)
             await self.clock.sleep(FRESH_POLL)
         self._stale_since = None
@@ -216,11 +216,11 @@ class CacheController(ABC):
     def readiness(self) -> str | None:
         """Why `/readyz` should fail for this controller, if it should."""
         stale = self._stale_since
-        if stale is not None and self.clock.now() - stale >= PERSISTENT:
+        if stale is not None and self.clock.monotonic() - stale >= PERSISTENT:
             return f"decisions wait for live caches: {', '.join(self.stale()) or 'recovering'}"
         since = self.queue.failing_since()
-        if since is not None and self.clock.now() - since >= PERSISTENT:
-            return f"API calls have been failing for {self.clock.now() - since:.0f}s"
+        if since is not None and self.clock.monotonic() - since >= PERSISTENT:
+            return f"API calls have been failing for {self.clock.monotonic() - since:.0f}s"
         return None
 
     # --- one key ----------------------------------------------------------------------------

@@ -141,7 +141,7 @@ class Deleter:
         policy = target.decision.policy
         if self.dry_run(policy):
             return self._report(target)
-        if not self.guard.admit(policy, total=total):
+        if not self.guard.admit(policy, total=total, kind=target.resource.plural):
             metrics.SKIPPED.labels(policy=policy, reason=BLAST_RADIUS).inc()
             window = self._settings.blast_radius.window
             self._warn(f"it deleted too many within {window:g}s")

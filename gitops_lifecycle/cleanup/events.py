@@ -116,7 +116,7 @@ class EventsController:
                 continue
             streak += 1
             if self._failing_since is None:
-                self._failing_since = self._clock.now()
+                self._failing_since = self._clock.monotonic()
             delay = max(at_least, min(interval, RETRY_BASE * 2.0 ** min(streak - 1, 16)))
             log.info("events sweep incomplete; trying again", retry_in=delay)
             await self._clock.sleep(delay)
@@ -124,8 +124,8 @@ class EventsController:
     def readiness(self) -> str | None:
         """Why `/readyz` should fail for this controller, if it should."""
         since = self._failing_since
-        if since is not None and self._clock.now() - since >= PERSISTENT:
-            return f"Events sweeps have been failing for {self._clock.now() - since:.0f}s"
+        if since is not None and self._clock.monotonic() - since >= PERSISTENT:
+            return f"Events sweeps have been failing for {self._clock.monotonic() - since:.0f}s"
         return None
 
     async def sweep(self) -> int:

@@ -37,6 +37,9 @@ class BlastRadiusGuard:
         self._population: dict[str, tuple[int, float]] = {}
         """Policy → the most objects of its kind seen within the window, and when: the share
         is measured against the kind as it was before the window's deletions."""
+        self._kind: dict[str, str] = {}
+        """Policy → the kind it deletes: two policies of one kind (completed and failed Jobs)
+        count its objects once in the limit over every policy."""
         self._stopped_until: dict[str, float] = {}
         self._fresh: list[str] = []
 
@@ -58,13 +61,23 @@ class BlastRadiusGuard:
         return len(times)
 
     # --- judging ------------------------------------------------------------------------------
-    def population(self, policy: str, total: int | None = None) -> int:
+    def population(self, policy: str, total: int | None = None, kind: str | None = None) -> int:
         """The most objects of `policy`'s kind seen within the window (noting `total`)."""
+        if kind is not None:
+            self._kind[policy] = kind
         now = self._clock.monotonic()
         peak, seen = self._population.get(policy, (0, now))
         if total is not None and (total >= peak or seen <= now - self._settings.window):
             self._population[policy] = peak, seen = total, now
         return peak
+
+    def everything(self) -> int:
+        """The objects of every kind a policy deletes, each kind counted once."""
+        kinds: dict[str, int] = {}
+        for policy in self._population:
+            kind = self._kind.get(policy, policy)
+            kinds[kind] = max(kinds.get(kind, 0), self.population(policy))
+        return sum(kinds.values())
 
     def would_stop(self, policy: str, *, deleting: int, total: int) -> bool:
         """Whether a sweep deleting `deleting` of `total` now would be stopped (no record).
@@ -86,16 +99,17 @@ class BlastRadiusGuard:
         self._stop(policy, would_delete=deleting, of=total)
         return False
 
-    def admit(self, policy: str, *, total: int | None = None) -> bool:
-        """One deletion by `policy` is about to be sent: count it, or stop the policy."""
-        population = self.population(policy, total)
+    def admit(self, policy: str, *, total: int | None = None, kind: str | None = None) -> bool:
+        """One deletion by `policy` (of `total` objects of `kind`) is about to be sent: count
+        it, or stop the policy."""
+        population = self.population(policy, total, kind)
         if self.blocked(policy):
             return False
         if self.would_stop(policy, deleting=1, total=population):
             self._stop(policy, would_delete=self.recent(policy) + 1, of=population)
             return False
         recent = sum(self.recent(name) for name in self._deleted)
-        everything = sum(self.population(name) for name in self._population)
+        everything = self.everything()
         if self.too_much(deleting=recent + 1, total=everything):
             self._stop(ALL, would_delete=recent + 1, of=everything)
             return False

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from gitops_lifecycle import metrics
 from gitops_lifecycle.cleanup import events, jobs, pods, replicasets
 from gitops_lifecycle.cleanup.deleter import SKIP_REASONS, Deleter
+from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.cleanup.recording import CleanupEvents, EventSink
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.client import Kube
@@ -49,10 +50,12 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
     informers: Informers,
     events_sink: EventSink | None = None,
     term: Term | None = None,
+    guard: BlastRadiusGuard | None = None,
 ) -> list[Component]:
     """The enabled cleanup controllers (to run only while this replica leads).
 
-    `term` is the leader's term: every deletion runs within it (None: no election).
+    `term` is the leader's term, that every deletion runs within (None: no election);
+    `guard` the blast-radius guard shared with every other deletion path.
     """
     cleanup = settings.cleanup_scope()
     initialise_metrics()
@@ -61,7 +64,8 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
     recorder = CleanupEvents(
         events_sink, home_namespace=settings.kubernetes.leader_election.lease_namespace
     )
-    deleter = Deleter(kube=kube, settings=cleanup, clock=clock, recorder=recorder, term=term)
+    deleter = Deleter(kube=kube, settings=cleanup, clock=clock, recorder=recorder, term=term,
+                      guard=guard)
     common: dict[str, Any] = {"deleter": deleter, "settings": cleanup, "clock": clock}
     policies = cleanup.controller.policies
     built: list[Component] = []

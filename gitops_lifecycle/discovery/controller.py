@@ -16,16 +16,25 @@ from typing import Any
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.authentik.client import Authentik
-from gitops_lifecycle.authentik.errors import AuthentikError, ForbiddenError, RejectedError
+from gitops_lifecycle.authentik.errors import (
+    AuthentikError,
+    ForbiddenError,
+    RejectedError,
+    UnavailableError,
+)
 from gitops_lifecycle.authentik.models import Application, Outpost, Provider
+from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery import ownership
 from gitops_lifecycle.discovery.desired import Defaults
 from gitops_lifecycle.discovery.ensure import Context, Ensurer, Stop
+from gitops_lifecycle.discovery.orphans import owned_total
 from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
+from gitops_lifecycle.discovery.plan import Step, plan
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
 from gitops_lifecycle.discovery.spec import Invalid, ProxySpec, parse
 from gitops_lifecycle.discovery.status import PROVIDER, Report, differs, render
+from gitops_lifecycle.discovery.term import Term, within
 from gitops_lifecycle.discovery.version import VersionCheck
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.kube.client import Kube
@@ -41,6 +50,15 @@ log = logs.get("discovery")
 REFRESH_SPACING = 5.0
 """Seconds between two listings asked for by Degraded ProxyConfigs (not one per object)."""
 
+DISCOVERY_POLICY = "serviceDiscovery"
+"""Dry-run's name for the writes service discovery would make."""
+FINALIZER_POLICY = "proxyConfigFinalizer"
+"""The blast-radius guard's name for what finalizers delete in Authentik."""
+
+
+class GuardStoppedError(Exception):
+    """The blast-radius guard stopped finalizer deletions: the finalizer waits."""
+
 
 class ProxyConfigController:
     """Reconciles ProxyConfigs into Authentik; run only while this replica leads."""
@@ -50,8 +68,11 @@ class ProxyConfigController:
     def __init__(  # noqa: PLR0913 - what it reads, writes and reports to
         self, *, kube: Kube, client: Authentik, informer: Informer[ProxyConfig],
         settings: Settings, clock: Clock, events: EventRecorder | None = None,
+        term: Term = None, guard: BlastRadiusGuard | None = None,
     ) -> None:
         self.kube = kube
+        self.term = term
+        self.guard = guard or BlastRadiusGuard(settings.cleanup.blast_radius, clock)
         self.client = client
         self.informer = informer
         self.settings = settings
@@ -72,6 +93,8 @@ class ProxyConfigController:
         self._last_refresh_attempt = -1e18
         self._outpost_pks: dict[str, str] = {}
         self._primed = False
+        self._planned: dict[str, list[Step]] = {}
+        """Under dry-run: what was last reported for each ProxyConfig (reported on change)."""
         self.refreshed = asyncio.Event()
         """Set after each listing attempt (tests wait on it)."""
         self.after_listing: Callable[[View], Awaitable[None]] | None = None
@@ -88,6 +111,7 @@ class ProxyConfigController:
         if new is not None:
             self._names.setdefault(new.provider_name.casefold(), set()).add(key)
         if kind == "DELETED":
+            self._planned.pop(key, None)
             self._phases.pop(key, None)
             self._publish_phases()
             self.queue.forget(key)
@@ -157,10 +181,17 @@ class ProxyConfigController:
             return self.view.complete
 
     # --- one ProxyConfig --------------------------------------------------------------------
+    @property
+    def dry_run(self) -> bool:
+        """Global dry-run: nothing is written anywhere; what would be is logged."""
+        return self.settings.cleanup.dry_run
+
     async def reconcile(self, key: str) -> Result:
         obj = self.informer.get(key)
         if obj is None:
             return DONE
+        if self.dry_run:
+            return await self._report_plan(obj)
         if obj.metadata.deletion_timestamp is not None:
             return await self._finalize(obj)
         report = Report()
@@ -253,6 +284,70 @@ class ProxyConfigController:
         self.view.remember_outpost(found)
         return found
 
+    # --- dry-run ----------------------------------------------------------------------------
+    async def _report_plan(self, obj: ProxyConfig) -> Result:
+        """Dry-run: log what reconciling `obj` would write (when that changed); write nothing."""
+        try:
+            steps = await self._plan(obj)
+        except AuthentikError as exc:
+            log.info("dry-run: Authentik cannot be read", key=obj.key, error=str(exc))
+            return Retry(at_least=1.0)
+        if steps is None:
+            return Retry(at_least=1.0)
+        if self._planned.get(obj.key) != steps:
+            self._planned[obj.key] = steps
+            for step in steps:
+                metrics.DRY_RUN.labels(policy=DISCOVERY_POLICY).inc()
+                log.info("dry-run: would", action=step.what, key=obj.key, **step.fields())
+        return DONE
+
+    async def _plan(self, obj: ProxyConfig) -> list[Step] | None:
+        """The writes reconciling `obj` would make (None: Authentik not listed yet)."""
+        if obj.metadata.deletion_timestamp is not None:
+            return await self._plan_release(obj)
+        parsed = parse(obj.spec, obj.metadata.namespace)
+        if (halt := self._halt(obj, parsed)) is not None:
+            return halt
+        assert isinstance(parsed, ProxySpec)
+        if not self.view.complete and not await self.refresh():
+            return None
+        if problem := self.version.problem:
+            return [Step("fail", (("reason", "UnsupportedVersion"), ("message", problem)))]
+        try:
+            defaults, outpost = await self._defaults(parsed), await self._outpost(parsed)
+        except Stop as stop:
+            return [Step("fail", (("reason", stop.reason), ("message", stop.message)))]
+        steps = [] if FINALIZER in obj.metadata.finalizers else [Step("add the finalizer")]
+        return [*steps, *plan(
+            self.view, key=obj.key, cluster=self.settings.authentik.cluster_name, spec=parsed,
+            defaults=defaults, outpost=outpost,
+            provider=self.view.provider_named(parsed.provider_name),
+            created=frozenset(pk for pk in (obj.recorded_provider,) if pk is not None),
+            exists=self.exists,
+        )]
+
+    def _halt(self, obj: ProxyConfig, parsed: ProxySpec | Invalid) -> list[Step] | None:
+        """What stops a ProxyConfig before Authentik is looked at (None: nothing)."""
+        if isinstance(parsed, Invalid):
+            return [Step("fail", (("reason", "InvalidSpec"), ("message", parsed.message)))]
+        if not parsed.enabled:
+            return []
+        if rival := self._rival(obj):
+            return [Step("fail", (("reason", "Conflict"), ("rival", rival)))]
+        return None
+
+    async def _plan_release(self, obj: ProxyConfig) -> list[Step]:
+        if FINALIZER not in obj.metadata.finalizers:
+            return []
+        if isinstance(obj.spec, dict) and obj.spec.get("deletionPolicy") == "Retain":
+            return [Step("remove the ownership marker and keep the Authentik objects"),
+                    Step("remove the finalizer")]
+        provider, application = await self._owned(obj)
+        steps = [Step("delete the provider", (("provider", provider.name),))] if provider else []
+        if application:
+            steps.append(Step("delete the application", (("application", application.slug),)))
+        return [*steps, Step("remove the finalizer")]
+
     # --- deletion ---------------------------------------------------------------------------
     async def _finalize(self, obj: ProxyConfig) -> Result:
         if FINALIZER not in obj.metadata.finalizers:
@@ -260,6 +355,11 @@ class ProxyConfigController:
         report = Report()
         try:
             await self._release(obj)
+        except GuardStoppedError as exc:
+            report.degrade("BlastRadiusGuard", str(exc))
+            await self._publish(obj, report)
+            released = self.guard.released_at(FINALIZER_POLICY) - self.clock.monotonic()
+            return Retry(at_least=max(1.0, released))
         except AuthentikError as exc:
             report.degrade("FinalizerWaiting",
                            f"waiting for Authentik to remove the provider: {exc}")
@@ -272,15 +372,10 @@ class ProxyConfigController:
     async def _release(self, obj: ProxyConfig) -> None:
         """Delete (or, with Retain, unmark) what this ProxyConfig made; only what is ours."""
         spec = obj.spec if isinstance(obj.spec, dict) else {}
+        if not self.view.complete and not await self.refresh():
+            # The guard's share needs to know how many providers are ours.
+            raise UnavailableError(self.view.error or "Authentik not yet listed")
         provider, application = await self._owned(obj)
-        if self.settings.cleanup.dry_run:
-            # Global dry-run deletes nothing anywhere: the ProxyConfig goes, its Authentik
-            # objects stay (the orphan sweep, in dry-run too, reports them later).
-            if provider is not None or application is not None:
-                log.info("dry-run: would delete the ProxyConfig's Authentik objects",
-                         key=obj.key, provider=provider.name if provider else None,
-                         application=application.slug if application else None)
-            return
         if spec.get("deletionPolicy") == "Retain":
             if application is not None:
                 await self.client.patch_application(application.slug, {"meta_publisher": ""})
@@ -288,22 +383,46 @@ class ProxyConfigController:
             self._event(obj, "Normal", "Retained",
                         "Authentik objects left in place without the ownership marker")
             return
-        if provider is not None:
-            outpost = obj.status.get("outpost")
-            if isinstance(outpost, dict) and outpost.get("providerId") == provider.pk:
-                with contextlib.suppress(OutpostGoneError):
-                    await self.membership.change(str(outpost.get("id")),
-                                                 remove=frozenset({provider.pk}))
-            pk = provider.pk
-            await self.client.delete_provider(pk)
-            self.view.forget_provider(provider.pk)
-            self._event(obj, "Normal", "ProviderDeleted", f"provider {provider.name!r} deleted")
-        if application is not None:
-            slug = application.slug
-            await self.client.delete_application(slug)
-            self.view.forget_application(application.slug)
-            self._event(obj, "Normal", "ApplicationDeleted",
-                        f"application {application.slug!r} deleted")
+        if provider is None and application is None:
+            return
+        total = owned_total(self.view, self.settings.authentik.cluster_name)
+        if not self.guard.admit(FINALIZER_POLICY, total=total):
+            window = self.settings.cleanup.blast_radius.window
+            raise GuardStoppedError(
+                f"the blast-radius guard stopped deletions in Authentik (too many within "
+                f"{window:g}s): the finalizer waits; set cleanup.blastRadius.confirmed to "
+                "let it go on")
+        await self._delete_owned(obj, provider, application)
+
+    async def _delete_owned(self, obj: ProxyConfig, provider: Provider | None,
+                            application: Application | None) -> None:
+        """Leave the outpost, delete the provider, then the application (admitted by the
+        guard: uncounted again if nothing was deleted)."""
+        deleted = False
+        try:
+            if provider is not None:
+                outpost = obj.status.get("outpost")
+                if isinstance(outpost, dict) and outpost.get("providerId") == provider.pk:
+                    with contextlib.suppress(OutpostGoneError):
+                        await self.membership.change(str(outpost.get("id")),
+                                                     remove=frozenset({provider.pk}))
+                pk = provider.pk
+                await within(self.term, lambda: self.client.delete_provider(pk))
+                deleted = True
+                self.view.forget_provider(provider.pk)
+                self._event(obj, "Normal", "ProviderDeleted",
+                            f"provider {provider.name!r} deleted")
+            if application is not None:
+                slug = application.slug
+                await within(self.term, lambda: self.client.delete_application(slug))
+                deleted = True
+                self.view.forget_application(application.slug)
+                self._event(obj, "Normal", "ApplicationDeleted",
+                            f"application {application.slug!r} deleted")
+        except BaseException:
+            if not deleted:
+                self.guard.cancel(FINALIZER_POLICY)
+            raise
 
     async def _owned(self, obj: ProxyConfig) -> tuple[Provider | None, Application | None]:
         """This ProxyConfig's provider and application, read fresh; None for what is not ours."""
@@ -389,7 +508,7 @@ class ProxyConfigController:
 
     def _event(self, obj: ProxyConfig, type_: str, reason: str, message: str) -> None:
         log.info("proxyconfig", key=obj.key, reason=reason, message=message)
-        if self.events is not None:
+        if self.events is not None and not self.dry_run:
             self.events.record(reference(obj), type=type_, reason=reason, message=message)
 
 

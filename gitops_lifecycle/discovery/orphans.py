@@ -26,6 +26,7 @@ from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock, format_time, parse_time
 from gitops_lifecycle.discovery.ownership import read_marker
 from gitops_lifecycle.discovery.records import ConfigMap, ProxyConfig
+from gitops_lifecycle.discovery.term import Term, within
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
@@ -128,7 +129,7 @@ class OrphanCollector:
     def __init__(  # noqa: PLR0913 - what it reads, writes and answers to
         self, *, kube: Kube, client: Authentik, proxyconfigs: Informer[ProxyConfig],
         settings: Settings, clock: Clock, guard: BlastRadiusGuard,
-        referenced: Callable[[], tuple[set[str], set[str], set[int]]],
+        referenced: Callable[[], tuple[set[str], set[str], set[int]]], term: Term = None,
     ) -> None:
         self.kube = kube
         self.client = client
@@ -137,6 +138,7 @@ class OrphanCollector:
         self.clock = clock
         self.guard = guard
         self.referenced = referenced
+        self.term = term
         self.store = StateStore(kube, settings.kubernetes.leader_election.lease_namespace)
         self._memory: dict[str, dict[str, Any]] = {}
         """The state under dry-run, which writes nothing to the cluster."""
@@ -284,11 +286,11 @@ class OrphanCollector:
         try:
             if provider is not None:
                 pk = provider.pk
-                await self.client.delete_provider(pk)
+                await within(self.term, lambda: self.client.delete_provider(pk))
         except BaseException:
             self.guard.cancel(POLICY)  # nothing was deleted
             raise
-        await self.client.delete_application(candidate.slug)
+        await within(self.term, lambda: self.client.delete_application(candidate.slug))
         metrics.PROVIDERS_CLEANED.inc()
         log.info("orphaned provider deleted", what=what, proxyconfig=candidate.source)
         return True

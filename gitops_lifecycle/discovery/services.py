@@ -4,6 +4,9 @@ The ProxyConfig has the Service's name and namespace and an ownerReference to it
 garbage collector removes it with the Service (and its finalizer then cleans Authentik). Host
 and options come from annotations; a ProxyConfig of the same name that the Service does not own
 is never touched. Invalid values are not judged here: the ProxyConfig says what is wrong.
+Deleting a ProxyConfig passes the blast-radius guard (unlabelling every Service at once stops
+after the guard's limits). Under global dry-run nothing is created, changed or deleted: what
+would be is logged and counted.
 """
 
 from __future__ import annotations
@@ -11,18 +14,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gitops_lifecycle import logs
+from gitops_lifecycle import logs, metrics
+from gitops_lifecycle.authentik.errors import UnavailableError
+from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery.records import ProxyConfig, Ref
+from gitops_lifecycle.discovery.term import Term, within
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
 from gitops_lifecycle.kube.events import EventRecorder
 from gitops_lifecycle.kube.informer import EventType, Informer
-from gitops_lifecycle.kube.queue import DONE, ReconcileQueue, Result
+from gitops_lifecycle.kube.queue import DONE, ReconcileQueue, Result, Retry
 from gitops_lifecycle.kube.records import Object
 from gitops_lifecycle.kube.resources import PROXYCONFIGS
+from gitops_lifecycle.settings import Settings
 
 log = logs.get("discovery.services")
+
+POLICY = "serviceProxyConfigs"
+"""The blast-radius guard's (and dry-run's) name for ProxyConfigs deleted with their Service."""
 
 LABEL = "authentik.io/proxy"
 SELECTOR = f"{LABEL}=enabled"
@@ -83,11 +93,16 @@ class ServiceController:
 
     name = "proxy-services"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what it reads, writes and answers to
         self, *, kube: Kube, services: Informer[Object], proxyconfigs: Informer[ProxyConfig],
-        clock: Clock, events: EventRecorder | None = None,
+        settings: Settings, clock: Clock, events: EventRecorder | None = None,
+        guard: BlastRadiusGuard | None = None, term: Term = None,
     ) -> None:
         self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self.guard = guard or BlastRadiusGuard(settings.cleanup.blast_radius, clock)
+        self.term = term
         self.services = services
         self.proxyconfigs = proxyconfigs
         self.events = events
@@ -118,7 +133,6 @@ class ServiceController:
     async def reconcile(self, key: str) -> Result:
         service = self.services.get(key)
         existing = self.proxyconfigs.get(key)
-        namespace, _, name = key.rpartition("/")
         wanted = None
         if service is not None and service.metadata.labels.get(LABEL) == "enabled":
             wanted = desired_proxyconfig(service)
@@ -128,43 +142,91 @@ class ServiceController:
         if wanted is None:
             # Unlabelled or gone: remove the ProxyConfig only if this Service owned it.
             if existing is not None and _owner_gone_or_unlabelled(existing, service):
-                await self._delete(existing)
+                return await self._delete(existing)
             return DONE
         assert service is not None
+        return await self._apply(service, existing, wanted)
+
+    async def _apply(self, service: Object, existing: ProxyConfig | None,
+                     wanted: dict[str, Any]) -> Result:
+        """Create the ProxyConfig `service` asks for, or bring its spec in line."""
+        namespace, name = service.metadata.namespace, service.metadata.name
         if existing is None:
-            try:
-                await self.kube.create(PROXYCONFIGS, wanted, record=ProxyConfig,
-                                       namespace=namespace)
-            except ConflictError:
-                return DONE  # created meanwhile: the informer brings it back here
-            self._event(service, "Normal", "ProxyConfigCreated", f"ProxyConfig {name} created")
+            await self._create(service, wanted)
             return DONE
         if not owned_by(existing, service.metadata.uid):
             self._event(service, "Warning", "NotOwned",
                         f"ProxyConfig {name} exists and is not owned by this Service; left alone")
             return DONE
-        if existing.spec != wanted["spec"]:
-            body = {"spec": _merge_patch(existing.spec, wanted["spec"]),
-                    "metadata": {"resourceVersion": existing.metadata.resource_version}}
-            try:
-                await self.kube.patch(PROXYCONFIGS, name, body, record=ProxyConfig,
-                                      namespace=namespace)
-            except (ConflictError, NotFoundError):
-                self.queue.add(key)
+        if existing.spec == wanted["spec"]:
+            return DONE
+        if self.dry_run:
+            log.info("dry-run: would update the ProxyConfig of a labelled Service",
+                     key=service.key)
+            return DONE
+        body = {"spec": _merge_patch(existing.spec, wanted["spec"]),
+                "metadata": {"resourceVersion": existing.metadata.resource_version}}
+        try:
+            await self.kube.patch(PROXYCONFIGS, name, body, record=ProxyConfig,
+                                  namespace=namespace)
+        except (ConflictError, NotFoundError):
+            self.queue.add(service.key)
         return DONE
 
-    async def _delete(self, proxyconfig: ProxyConfig) -> None:
-        meta = proxyconfig.metadata
-        if meta.deletion_timestamp is not None:
+    async def _create(self, service: Object, wanted: dict[str, Any]) -> None:
+        if self.dry_run:
+            log.info("dry-run: would create a ProxyConfig for a labelled Service",
+                     key=service.key)
             return
         try:
-            await self.kube.delete(PROXYCONFIGS, meta.name, namespace=meta.namespace,
-                                   uid=meta.uid, propagation_policy="Background")
+            await self.kube.create(PROXYCONFIGS, wanted, record=ProxyConfig,
+                                   namespace=service.metadata.namespace)
+        except ConflictError:
+            return  # created meanwhile: the informer brings it back here
+        self._event(service, "Normal", "ProxyConfigCreated",
+                    f"ProxyConfig {service.metadata.name} created")
+
+    @property
+    def dry_run(self) -> bool:
+        return self.settings.cleanup.dry_run
+
+    async def _delete(self, proxyconfig: ProxyConfig) -> Result:
+        """Delete a ProxyConfig whose Service went or lost its label: guarded, in the term."""
+        meta = proxyconfig.metadata
+        if meta.deletion_timestamp is not None:
+            return DONE
+        if self.dry_run:
+            metrics.DRY_RUN.labels(policy=POLICY).inc()
+            log.info("dry-run: would delete the ProxyConfig of an unlabelled Service",
+                     key=proxyconfig.key)
+            return DONE
+        total = sum(1 for pc in self.proxyconfigs.values()
+                    if any(ref.kind == "Service" for ref in pc.metadata.owner_references))
+        if not self.guard.admit(POLICY, total=total):
+            log.warning("ProxyConfig of an unlabelled Service not deleted: the blast-radius "
+                        "guard stopped these deletions", key=proxyconfig.key)
+            released = self.guard.released_at(POLICY) - self.clock.monotonic()
+            return Retry(at_least=max(1.0, released))
+        try:
+            await within(self.term, lambda: self.kube.delete(
+                PROXYCONFIGS, meta.name, namespace=meta.namespace, uid=meta.uid,
+                propagation_policy="Background"))
         except (ConflictError, NotFoundError):
-            return
+            self.guard.cancel(POLICY)
+            return DONE
+        except UnavailableError:  # out of the leader's term
+            self.guard.cancel(POLICY)
+            return Retry(at_least=1.0)
+        except BaseException:
+            self.guard.cancel(POLICY)
+            raise
         log.info("ProxyConfig of an unlabelled Service deleted", key=proxyconfig.key)
+        return DONE
 
     def _event(self, service: Object, type_: str, reason: str, message: str) -> None:
+        if self.dry_run:  # dry-run writes nothing, Events included
+            log.info("dry-run: service", key=service.key, reason=reason, message=message)
+            return
         if self.events is None:
             return
         meta = service.metadata

@@ -1,42 +1,52 @@
-"""Writes to Authentik end with the leader's term, as cleanup's do in Kubernetes.
+"""Discovery's writes end with the leader's term, as cleanup's do.
 
 A replica that can no longer be sure it leads (its renewals stalled, or it is shutting down)
-must have stopped acting before another could take over: every write (create, update,
-outpost membership, deletion; retries included) starts only before the term's deadline, is
-abandoned when it passes, and one given up without Authentik's answer holds the handover back
-(`LeaderElector`), since Authentik carries out a request it has received even after the
-client has gone.
+must have stopped acting before another could take over: every write to Authentik (create,
+update, outpost membership, deletion; retries included, through the client's gate) and every
+deletion in Kubernetes (`within`) starts only before the term's deadline and is abandoned when
+it passes, and one given up without an answer holds the handover back (`LeaderElector`):
+Authentik carries out a request it has received even after the client has gone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from gitops_lifecycle.authentik.client import Gate
 from gitops_lifecycle.authentik.errors import AuthentikError, UnavailableError
-from gitops_lifecycle.kube.leader import NotLeadingError
+from gitops_lifecycle.kube.leader import NotLeadingError, answered_by_kubernetes
 from gitops_lifecycle.kube.leader import Term as LeaderTerm
 
+T = TypeVar("T")
 Term = LeaderTerm | None
 """The leader's term (None: no election, always acting)."""
 
 
 def answered(exc: BaseException) -> bool:
-    """Whether Authentik itself refused a write (4xx): it did nothing."""
-    return isinstance(exc, AuthentikError) and not isinstance(exc, UnavailableError)
+    """Whether the server itself refused a write (a 4xx): it did nothing."""
+    if isinstance(exc, AuthentikError):
+        return not isinstance(exc, UnavailableError)
+    return answered_by_kubernetes(exc)
+
+
+async def within(term: Term, action: Callable[[], Awaitable[T]]) -> T:
+    """Run `action()` only inside the term; UnavailableError when out of it or overrun."""
+    if term is None:
+        return await action()
+    try:
+        return await term.write(action, answered=answered)
+    except NotLeadingError as exc:
+        raise UnavailableError(str(exc)) from None
 
 
 def gate(term: Term) -> Gate | None:
-    """What every Authentik write of this replica passes; UnavailableError out of the term."""
+    """What every Authentik write of this replica passes (None: no election)."""
     if term is None:
         return None
     leader = term
 
     async def through(action: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            return await leader.write(action, answered=answered)
-        except NotLeadingError as exc:
-            raise UnavailableError(str(exc)) from None
+        return await within(leader, action)
 
     return through

@@ -45,25 +45,29 @@ class ServiceDiscovery:
         self, *, kube: Kube, settings: Settings, clock: Clock, health: Health | None,
         proxyconfigs: Informer[ProxyConfig], events: EventRecorder | None = None,
         client: Authentik | None = None, term: Term = None,
+        guard: BlastRadiusGuard | None = None,
     ) -> None:
+        """`guard` is the blast-radius guard shared with cleanup (one count of deletions)."""
         self.client = client or Authentik.from_settings(settings.authentik,
                                                         settings.retry.circuit_breaker)
         if term is not None:  # every write to Authentik, deletions or not, within the term
             self.client.gate = gate(term)
+        self.guard = guard or BlastRadiusGuard(settings.cleanup.blast_radius, clock)
         self.controller = ProxyConfigController(
             kube=kube, client=self.client, informer=proxyconfigs, settings=settings,
-            clock=clock, events=events,
+            clock=clock, events=events, term=term, guard=self.guard,
         )
         services: Informer[Object] = Informer(
             kube=kube, resource=SERVICES, record=Object, namespaces=settings.kubernetes.namespaces,
             label_selector=SELECTOR, clock=clock,
         )
         self.services = ServiceController(kube=kube, services=services,
-                                          proxyconfigs=proxyconfigs, clock=clock, events=events)
+                                          proxyconfigs=proxyconfigs, settings=settings,
+                                          clock=clock, events=events, guard=self.guard, term=term)
         self.orphans = OrphanCollector(
             kube=kube, client=self.client, proxyconfigs=proxyconfigs, settings=settings,
-            clock=clock, guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock),
-            referenced=self.controller.referenced,
+            clock=clock, guard=self.guard,
+            referenced=self.controller.referenced, term=term,
         )
         self.controller.after_listing = self._after_listing
         if health is not None:
@@ -90,6 +94,7 @@ class ServiceDiscovery:
 def controllers(  # noqa: PLR0913 - the machinery it is built from
     *, kube: Kube, settings: Settings, clock: Clock, health: Health | None,
     informers: Informers, events: EventRecorder | None = None, term: Term = None,
+    guard: BlastRadiusGuard | None = None,
 ) -> list[Component]:
     """Service discovery, when enabled and an Authentik token is configured."""
     if not settings.service_discovery.enabled:
@@ -99,4 +104,4 @@ def controllers(  # noqa: PLR0913 - the machinery it is built from
         return []
     return [ServiceDiscovery(kube=kube, settings=settings, clock=clock, health=health,
                              proxyconfigs=informers(PROXYCONFIGS, ProxyConfig), events=events,
-                             term=term)]
+                             term=term, guard=guard)]

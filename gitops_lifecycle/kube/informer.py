@@ -105,6 +105,10 @@ class Informer(Generic[R]):
         self._size = 0
         self._handlers: list[Handler[R]] = []
         self._kind = resource.kind
+        # Exported at 0 from the start: a healthy watch shows as 0 on a dashboard, and
+        # increase() counts the first re-list (a series born at 1 hides it).
+        metrics.RELISTS.labels(kind=self._kind)
+        metrics.WATCH_RESTARTS.labels(kind=self._kind)
         if health is not None:
             health.readiness(self.name, self._readiness)
 

@@ -167,13 +167,13 @@ class ReconcileQueue(Generic[K]):
     def retry(self, key: K, *, at_least: float = 0.0) -> float:
         """Reconcile `key` again after its backoff (a failure outside a worker); the delay."""
         delay = max(self._backoff.next_delay(key), at_least)
-        self._retrying.setdefault(key, self._clock.now())
+        self._retrying.setdefault(key, self._clock.monotonic())
         metrics.RETRY_ATTEMPTS.labels(**self._retry_labels(key)).inc()
         self.add_after(key, delay)
         return delay
 
     def failing_since(self) -> float | None:
-        """When the longest-failing key that has not succeeded since first failed, if any."""
+        """When (monotonic) the longest-failing key that has not succeeded since first failed."""
         return min(self._retrying.values(), default=None)
 
     async def run(self) -> None:
@@ -210,7 +210,7 @@ class ReconcileQueue(Generic[K]):
                 "reconcile failed", controller=self.controller, key=str(key), retry_in=delay
             )
             self._count("error", started)
-            self._retrying.setdefault(key, self._clock.now())
+            self._retrying.setdefault(key, self._clock.monotonic())
             metrics.RETRY_ATTEMPTS.labels(**self._retry_labels(key)).inc()
             self.add_after(key, delay)
             return
@@ -220,7 +220,7 @@ class ReconcileQueue(Generic[K]):
             return
         self._backoff.forget(key)
         if (first_failed := self._retrying.pop(key, None)) is not None:
-            self._retry_succeeded(key, self._clock.now() - first_failed)
+            self._retry_succeeded(key, self._clock.monotonic() - first_failed)
         if isinstance(result, RequeueAt):
             self._count("requeue", started)
             self.add_at(key, result.at)

@@ -11,22 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops_lifecycle import logs
-from gitops_lifecycle.retry import engine
+from gitops_lifecycle.durations import format_duration, parse_duration
+from gitops_lifecycle.retry import engine, waitsettings
 from gitops_lifecycle.retry.errors import NotRetryable
+from gitops_lifecycle.retry.policy import DEFAULT, Policy
 from gitops_lifecycle.retry.schedule import expected_backoff
 from gitops_lifecycle.retry.summary import Summary, emit
-from gitops_lifecycle.settings import (
-    RetryPolicy,
-    Settings,
-    SettingsError,
-    format_duration,
-    parse_duration,
-)
+from gitops_lifecycle.sources import SettingsError
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from gitops_lifecycle.retry.checks import Check
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 CHECKS = ("postgres", "mysql", "tcp", "redis", "mqtt", "http", "dns", "k8s", "secret",
           "externalsecret")
@@ -52,12 +49,19 @@ _FLAGS = ("max_attempts", "base_delay", "max_delay", "backoff_multiplier", "jitt
 _NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+[a-z][\da-z.]*$")
 
 
-class _Parser(argparse.ArgumentParser):
+class _NegativeValues(argparse.ArgumentParser):
     """Treats `-3s` like argparse treats `-3`: as a value, so that the flag can refuse it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE
+
+
+def _check_parser(wait: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    """A check's parser class: `wait`'s own (which may be a quiet trial) taking `-3s`."""
+    if type(wait) is argparse.ArgumentParser:
+        return _NegativeValues
+    return type(f"Check{type(wait).__name__}", (_NegativeValues, type(wait)), {})
 
 
 def _module(check: str) -> ModuleType:
@@ -77,12 +81,14 @@ _EXPECTED_DURATION = "a duration such as 30s, 5m, 1h30m or plain seconds"
 
 
 def _default(field: str) -> str:
-    value = RetryPolicy.model_fields[field].default
+    value = getattr(DEFAULT, field)
     if field in ("timeout", "base_delay", "max_delay", "attempt_timeout"):
-        value = format_duration(value)
-    if isinstance(value, bool):
-        value = "on" if value else "off"
-    return f"(default: {value})"
+        shown = format_duration(value)
+    elif isinstance(value, bool):
+        shown = "on" if value else "off"
+    else:
+        shown = f"{value:g}"
+    return f"(default: {shown})"
 
 
 def _retry_options() -> argparse.ArgumentParser:
@@ -113,14 +119,15 @@ def _retry_options() -> argparse.ArgumentParser:
     return options
 
 
-def add_arguments(wait: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    """Add one subcommand per check to `wait`."""
+def add_arguments(wait: argparse.ArgumentParser, common: argparse.ArgumentParser, *,
+                  only: str | None = None) -> None:
+    """Add one subcommand per check to `wait` (or just the check `only`)."""
     options = _retry_options()
     wait.epilog = EXIT_HELP
     wait.formatter_class = argparse.RawDescriptionHelpFormatter
     checks: Any = wait.add_subparsers(dest="check", required=True, metavar="CHECK",
-                                      parser_class=_Parser)
-    for name in CHECKS:
+                                      parser_class=_check_parser(wait))
+    for name in CHECKS if only is None else (only,):
         module = _module(name)
         parser = checks.add_parser(
             name, parents=[common, options], help=module.HELP,
@@ -130,31 +137,38 @@ def add_arguments(wait: argparse.ArgumentParser, common: argparse.ArgumentParser
         module.add_arguments(parser)
 
 
-def policy_for(settings: Settings, service: str, args: argparse.Namespace) -> RetryPolicy:
+def policy_for(settings: WaitSettings, service: str, args: argparse.Namespace) -> Policy:
     """`retry.defaults`, then `retry.services.<service>`, then the flags given."""
     policy = settings.retry.policy(service)
     flags = {key: getattr(args, key) for key in _FLAGS if hasattr(args, key)}
-    if not flags:
-        return policy
     try:
-        return RetryPolicy.model_validate({**policy.model_dump(), **flags})
+        return waitsettings.with_flags(policy, flags)
+    except waitsettings.Unsure:
+        pass
+    from gitops_lifecycle.settings import RetryPolicy  # to say what is wrong with a flag
+
+    try:
+        checked = RetryPolicy.model_validate({**policy.fields(), **flags})
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    return Policy(**checked.model_dump())
 
 
-def main(args: argparse.Namespace, settings: Settings) -> int:
+def main(args: argparse.Namespace, settings: WaitSettings) -> int:
     """Run the chosen check until it passes, the deadline passes, or it cannot succeed."""
+    log = logs.command_logger("wait", settings.logging.level, settings.logging.format)
     module = _module(args.check)
     termination_log: Path | None = getattr(args, "termination_log", None)
     try:
         policy = policy_for(settings, module.SERVICE, args)
         check: Check = module.build(args, settings)
     except (NotRetryable, SettingsError) as exc:
-        return _cannot_start(args, exc, engine.NOT_RETRYABLE, termination_log)
+        return _cannot_start(log, args, exc, engine.NOT_RETRYABLE, termination_log)
     except Exception as exc:
-        return _cannot_start(args, exc, engine.ERROR, termination_log)
+        return _cannot_start(log, args, exc, engine.ERROR, termination_log)
     received: list[int] = []
-    result = asyncio.run(_wait(check, policy=policy, name=args.check, received=received))
+    result = asyncio.run(_wait(check, policy=policy, name=args.check, received=received,
+                               log=log))
     emit(Summary.of(result, check=args.check, target=check.target),
          termination_log=termination_log)
     if result.outcome == engine.TERMINATED and received:
@@ -162,9 +176,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_CODES.get(result.outcome, EXIT_OTHER)
 
 
-def _cannot_start(args: argparse.Namespace, exc: BaseException, outcome: str,
+def _cannot_start(log: Any, args: argparse.Namespace, exc: BaseException, outcome: str,
                   termination_log: Path | None) -> int:
-    logs.get("wait").error("cannot start", check=args.check, error=engine.describe(exc))
+    log.error("cannot start", check=args.check, error=engine.describe(exc))
     result = engine.Result(outcome=outcome, error=exc)
     emit(Summary.of(result, check=args.check, target=_given_target(args)),
          termination_log=termination_log)
@@ -179,10 +193,9 @@ def _given_target(args: argparse.Namespace) -> str:
     return ""
 
 
-async def _wait(check: Check, *, policy: RetryPolicy, name: str,
-                received: list[int]) -> engine.Result:
-    # Bound here, not at import: structlog binds to the configuration current at bind time.
-    bound = logs.get("wait").bind(check=name, target=check.target)
+async def _wait(check: Check, *, policy: Policy, name: str, received: list[int],
+                log: Any) -> engine.Result:
+    bound = log.bind(check=name, target=check.target)
     _announce(bound, policy)
     retry = engine.Retry(check.attempt, policy=policy, observer=_Reporter(bound))
     task = asyncio.ensure_future(retry.run())
@@ -203,8 +216,8 @@ async def _wait(check: Check, *, policy: RetryPolicy, name: str,
     return result
 
 
-def _announce(bound: Any, policy: RetryPolicy) -> None:
-    bound.info("waiting", **policy.model_dump())
+def _announce(bound: Any, policy: Policy) -> None:
+    bound.info("waiting", **policy.fields())
     backoff = expected_backoff(policy)
     if backoff > policy.timeout:
         bound.warning(

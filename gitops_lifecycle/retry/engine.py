@@ -14,7 +14,7 @@ from gitops_lifecycle.retry.schedule import CappedWait, backoff
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from gitops_lifecycle.settings import RetryPolicy
+    from gitops_lifecycle.retry.policy import Policy
 
 # Below this much time left an attempt could not even open a socket: call it the deadline.
 _MIN_ATTEMPT = 0.001
@@ -58,7 +58,7 @@ def describe(error: BaseException) -> str:
 
 @dataclasses.dataclass
 class _Run:
-    policy: RetryPolicy
+    policy: Policy
     attempt: Callable[[float], Awaitable[None]]
     observer: Observer | None
     started: float
@@ -117,7 +117,7 @@ class _Run:
 async def run(
     attempt: Callable[[float], Awaitable[None]],
     *,
-    policy: RetryPolicy,
+    policy: Policy,
     observer: Observer | None = None,
 ) -> Result:
     """Call `attempt(budget)` until it returns; it raises NotReady to ask for another try."""
@@ -131,7 +131,7 @@ class Retry:
         self,
         attempt: Callable[[float], Awaitable[None]],
         *,
-        policy: RetryPolicy,
+        policy: Policy,
         observer: Observer | None = None,
     ) -> None:
         self._state = _Run(policy=policy, attempt=attempt, observer=observer, started=0.0)

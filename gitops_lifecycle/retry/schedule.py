@@ -9,16 +9,16 @@ import tenacity
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gitops_lifecycle.settings import RetryPolicy
+    from gitops_lifecycle.retry.policy import Policy
 
 
-def ceiling(policy: RetryPolicy, retry_number: int) -> float:
+def ceiling(policy: Policy, retry_number: int) -> float:
     """The longest delay before retry `retry_number` (1 = after the first attempt)."""
     grown = policy.base_delay * policy.backoff_multiplier ** (retry_number - 1)
     return min(policy.max_delay, grown)
 
 
-def backoff(policy: RetryPolicy) -> tenacity.wait.wait_base:
+def backoff(policy: Policy) -> tenacity.wait.wait_base:
     """Tenacity's exponential wait: uniform in [0, ceiling] with jitter, the ceiling without."""
     kind = tenacity.wait_random_exponential if policy.jitter else tenacity.wait_exponential
     return kind(
@@ -38,7 +38,7 @@ class CappedWait(tenacity.wait.wait_base):
         return max(0.0, min(self.inner(retry_state), self.remaining()))
 
 
-def expected_backoff(policy: RetryPolicy) -> float:
+def expected_backoff(policy: Policy) -> float:
     """Mean total sleep needed to make all `maxAttempts` attempts."""
     total = sum(ceiling(policy, n) for n in range(1, policy.max_attempts))
     return total / 2 if policy.jitter else total

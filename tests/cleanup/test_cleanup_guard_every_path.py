@@ -86,3 +86,27 @@ async def test_item12_dry_run_with_a_tripped_guard_reports_every_object_and_writ
     assert env.events.recorded == []
     assert dry_runs() - reported == 10
     assert stopped() - before == 1  # what the guard would have done is still counted
+
+
+async def test_the_limit_over_all_policies_counts_each_job_once(tmp_path: Path) -> None:
+    """completedJobs and failedJobs judge the same Jobs: together they are one kind of 20."""
+    async with cluster() as sim:
+        namespace(sim)
+        now = sim.clock.now()
+        for index in range(4):
+            sim.create(job_dict(f"done-{index}", finished=now - 30 * 24 * HOUR))
+        for index in range(3):
+            sim.create(job_dict(f"failed-{index}", finished=now - 30 * 24 * HOUR,
+                                outcome="Failed"))
+        for index in range(13):
+            sim.create(job_dict(f"running-{index:02d}"))
+        policies = {"completedJobs": {"enabled": True}, "failedJobs": {"enabled": True}}
+        for name in ("stuckPods", "events", "replicaSets"):
+            policies[name] = {"enabled": False}
+        config = settings(controller={"policies": policies},
+                          blastRadius={"maxShare": 0.3, "maxCount": 5})
+        async with running(sim, tmp_path, config) as env:
+            await asyncio.sleep(10 * 60)
+            # Each policy is within bounds (4 and 3 of 20); both together are not: the seventh
+            # deletion would be 7 of 20 Jobs, over 5 and over 30 %.
+            assert len([r for r in env.deletes("jobs") if r.status == 200]) == 6

@@ -97,9 +97,13 @@ def test_the_lease_follows_the_release_name_and_namespace(monkeypatch: pytest.Mo
 def test_a_changed_value_reaches_the_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
     env = render({"cleanup": {"dryRun": True, "namespaces": {"exclude": ["kube-system"]},
                               "controller": {"policies": {"stuckPods": {"mode": "report"}}}},
-                  "retry": {"services": {"database": {"maxAttempts": 50}}}}).env()
+                  "retry": {"services": {"database": {"maxAttempts": 50},
+                                         "Redis": {"baseDelay": "5s"}}}}).env()
+    # One variable per key, also under a service (names are read in lower case).
+    assert env["GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPTS"] == "50"
     settings = _settings_from(env, monkeypatch)
     assert settings.cleanup.dry_run is True
     assert settings.cleanup.namespaces.exclude == ["kube-system"]
     assert settings.cleanup.controller.policies.stuck_pods.mode == "report"
     assert settings.retry.policy("database").max_attempts == 50
+    assert settings.retry.policy("redis").base_delay == 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,49 @@ TWO_REPLICAS = {"cleanup": {"controller": {"replicas": 2}}}
 
 
 def _exercise_values(authentik: str) -> dict[str, Any]:
-    """Two replicas, Authentik at `authentik`, and orphans due within the exercise."""
+    """Two replicas, Authentik at `authentik`, orphans due within the exercise, and Events
+    swept often enough that a second sweep finds more."""
     return {"cleanup": {"controller": {"replicas": 2, "policies": {
-        "orphanedProviders": {"maxAge": "10m"}}}},
+        "orphanedProviders": {"maxAge": "10m"}, "events": {"interval": "10m"}}}},
         "authentik": {"url": authentik}, "serviceDiscovery": {"resyncInterval": "5m"}}
+
+
+# What the demo's scenario lacks for the daemon to make every request it can make (and an old
+# Event added in `ops` once the first sweep there is recorded: the next sweep repeats the
+# daemon's Event on the namespace, which PATCHes that Event's series):
+# - a pod stuck Terminating on the NotReady node with a ReadWriteOnce claim: its claim is read
+#   before the pod may be forced;
+# - a Service labelled for Authentik: its ProxyConfig is created, and deleted once the label
+#   goes.
+EXTRA = """
+objects:
+  - apiVersion: v1
+    kind: PersistentVolumeClaim
+    metadata: {name: data-db-0, namespace: shop}
+    age: 20d
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: db-0
+      namespace: shop
+      deletionTimestamp: now-25m
+      deletionGracePeriodSeconds: 30
+    age: 20d
+    spec:
+      nodeName: node-b
+      containers: [{name: db, image: postgres}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: data-db-0}}]
+    status: {phase: Running}
+  - apiVersion: v1
+    kind: Service
+    metadata:
+      name: wiki
+      namespace: shop
+      labels: {authentik.io/proxy: enabled}
+      annotations: {authentik.io/external-host: https://wiki.example.com}
+    spec: {ports: [{port: 80}], selector: {app: wiki}}
+"""
 PROXYCONFIGS = Path(__file__).parents[2] / "deploy/examples/proxyconfigs/valid.yaml"
 
 
@@ -144,9 +184,17 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         await kubectl(kubeconfig, "apply", "--validate=false", "-f", str(PROXYCONFIGS))
         replicas = [settings_from(environment(rendered, sim), monkeypatch,
                                   kubeconfig=kubeconfig, port=free_port()) for _ in range(2)]
+        sim.load_scenario(EXTRA)
         narrator = Narrator(cluster=sim, clock=clock, out=io.StringIO())
         narrator.start()
         async with running(replicas[0], clock), running(replicas[1], clock):
+            await _until(lambda: sim.get(*PROXYCONFIG, "wiki", "shop") is not None)
+            await kubectl(kubeconfig, "label", "service", "wiki", "-n", "shop",
+                          "authentik.io/proxy-")
+            await _until(lambda: sim.get(*PROXYCONFIG, "wiki", "shop") is None)
+            await _until(lambda: _swept_events(sim, "ops") is not None)
+            sim.load_scenario(OLD_EVENT)
+            await _until(lambda: (_swept_events(sim, "ops") or {}).get("series") is not None)
             await asyncio.sleep(6)
         narrator.stop()
         assert narrator.deleted["Job"] > 0
@@ -155,6 +203,38 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         await authentik.stop()
         await sim.stop()
+
+
+PROXYCONFIG = ("gitops.io/v1", "ProxyConfig")
+OLD_EVENT = """
+objects:
+  - apiVersion: v1
+    kind: Event
+    metadata: {name: nightly-backup.17b1, namespace: ops}
+    involvedObject: {apiVersion: batch/v1, kind: Job, namespace: ops, name: nightly-backup}
+    reason: Completed
+    message: Job completed
+    type: Normal
+    count: 1
+    firstTimestamp: now-2d
+    lastTimestamp: now-2d
+    source: {component: job-controller}
+"""
+
+
+def _swept_events(sim: SimulatedCluster, namespace: str) -> dict[str, Any] | None:
+    """The daemon's Event about old Events deleted in `namespace` (Events about a namespace
+    go in `default`, where client-go puts them)."""
+    regarding = {"apiVersion": "v1", "kind": "Namespace", "name": namespace}
+    found = [e for e in sim.list("events.k8s.io/v1", "Event", "default")
+             if e["regarding"] == regarding]
+    return found[0] if found else None
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 def _grants(rules: list[dict[str, Any]]) -> set[Grant]:

@@ -15,8 +15,8 @@ from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
-from gitops_lifecycle.kube.records import Job, Pod
-from gitops_lifecycle.kube.resources import JOBS, PODS
+from gitops_lifecycle.kube.records import Job, Object, Pod
+from gitops_lifecycle.kube.resources import CONFIGMAPS, JOBS, PODS
 from gitops_lifecycle.settings import KubernetesSettings, NamespaceScope
 from gitops_lifecycle.simulation import SimulatedCluster
 
@@ -159,6 +159,15 @@ async def test_gone_relists_and_reports_objects_deleted_meanwhile(sim, kube):
     assert recorder.of("DELETED") == ["default/gone"]
     assert sorted(recorder.of("ADDED")) == ["default/gone", "default/keep", "default/new"]
     assert sample("gitops_informer_relists_total", {"kind": "Job"}) == relists + 1
+
+
+def test_re_list_and_watch_restart_counters_start_at_zero_for_the_informers_kind(kube):
+    # A counter first exported at 1 hides that first re-list from rate() and increase(), and
+    # leaves the dashboard's panel empty while the watches are healthy.
+    names = ("gitops_informer_relists_total", "gitops_informer_watch_restarts_total")
+    assert [REGISTRY.get_sample_value(n, {"kind": "ConfigMap"}) for n in names] == [None, None]
+    Informer(kube=kube, resource=CONFIGMAPS, record=Object)
+    assert [REGISTRY.get_sample_value(n, {"kind": "ConfigMap"}) for n in names] == [0.0, 0.0]
 
 
 async def test_an_expired_continue_token_restarts_the_list_from_the_start(sim, kube):

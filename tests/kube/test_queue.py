@@ -322,3 +322,42 @@ async def test_forgetting_a_key_drops_its_timer_its_backoff_and_its_pending_reco
     async with running(queue):
         await asyncio.sleep(7200)
     assert calls == {}
+
+
+class SteppedClock(Clock):
+    """The real clock (virtual loop time under looptime), its wall time stepped by `step`."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def now(self) -> float:
+        return super().now() + self.step
+
+
+async def test_a_wall_clock_step_changes_neither_retry_durations_nor_how_long_keys_fail() -> None:
+    clock = SteppedClock()
+    name = unique("stepped")
+
+    async def reconcile(key: str) -> Result:
+        if attempts.setdefault(key, 0) == 0:
+            attempts[key] += 1
+            clock.step += 3600  # NTP steps the wall clock an hour while the key is failing
+            raise RuntimeError("a transient failure")
+        return DONE
+
+    attempts: dict[str, int] = {}
+    queue: ReconcileQueue[str] = ReconcileQueue(name=name, reconcile=reconcile, clock=clock)
+    labels = {"operation": f"kubernetes:{name}", "namespace": "ns"}
+    queue.add("ns/a")
+    queue.retry("other/b", at_least=60)
+    clock.step -= 7200  # and back two hours
+    async with running(queue):
+        await asyncio.sleep(1)
+        since = queue.failing_since()
+        assert since is not None
+        assert clock.monotonic() - since == pytest.approx(1, abs=0.1)
+        await asyncio.sleep(60)
+    durations = [REGISTRY.get_sample_value("gitops_retry_duration_seconds_sum",
+                                           {**labels, "namespace": namespace})
+                 for namespace in ("ns", "other")]
+    assert durations == [pytest.approx(0.005, abs=0.01), pytest.approx(60, abs=0.1)]

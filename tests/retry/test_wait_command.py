@@ -11,6 +11,7 @@ import pytest
 
 from gitops_lifecycle import cli
 from gitops_lifecycle.retry import commands
+from gitops_lifecycle.retry.waitsettings import WaitSettings
 from gitops_lifecycle.settings import load
 from tests.retry.services import (
     free_port,
@@ -29,10 +30,10 @@ def parsed(*argv: str):
 
 
 def test_flags_override_the_service_settings_which_override_the_defaults():
-    settings = load(overrides={"retry": {
+    settings = WaitSettings.of(load(overrides={"retry": {
         "defaults": {"maxAttempts": 3, "baseDelay": "1s"},
         "services": {"database": {"maxAttempts": 7, "timeout": "2m"}},
-    }})
+    }}))
     args = parsed("postgres", "--max-delay", "5s", "--no-jitter")
     policy = commands.policy_for(settings, "database", args)
     assert (policy.max_attempts, policy.timeout, policy.base_delay) == (7, 120, 1)
@@ -165,3 +166,28 @@ def test_wait_loads_no_http_framework_no_kubernetes_client_and_no_simulation(che
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, timeout=60, env=wait_env())
     assert done.returncode == 0, done.stderr[-600:]
+
+
+@pytest.mark.parametrize("argv", [
+    ["wait", "tcp", "db:5432", "cache:6379", "--time", "5m", "--no-jitter"],
+    ["--log-level", "debug", "wait", "--config", "tcp", "http", "http://x/", "--status", "204"],
+    ["wait", "postgres", "postgresql://app@db/app", "--set", "retry.defaults.maxAttempts=3"],
+    ["wait", "k8s", "job/migrate", "--for", "condition=Complete", "-n", "apps"],
+    ["wait", "secret", "db", "--keys", "a,b", "--max-attempts", "-3"],
+])
+def test_a_wait_is_parsed_by_its_own_check_alone_as_the_whole_parser_would(argv):
+    assert cli.arguments(argv) == cli.parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["wait", "--help"], ["wait", "tcp", "--help"], ["wait", "tcp"], ["wait", "bogus", "x:1"],
+    ["wait", "tcp", "x:1", "--timeout", "-3s"], ["wait", "tcp", "x:1", "--bogus"],
+    ["run", "wait", "tcp"], ["--version", "wait", "tcp", "x:1"],
+])
+def test_help_and_usage_errors_of_a_wait_are_those_of_the_whole_parser(argv, capsys):
+    with pytest.raises(SystemExit) as whole:
+        cli.parser().parse_args(argv)
+    expected = capsys.readouterr()
+    with pytest.raises(SystemExit) as fast:
+        cli.arguments(argv)
+    assert (fast.value.code, capsys.readouterr()) == (whole.value.code, expected)

@@ -3,9 +3,7 @@ repository), made through that client against the simulated cluster, with the sa
 
 Left out: `connect_get_namespaced_pod_exec` and `connect_post_namespaced_pod_exec` in its
 `test_pod_apis` — exec needs a container runtime behind a WebSocket, which the simulated
-cluster does not have (its pods "run" on the clock, with no processes); and, for now,
-`test_apply_patch` (an `application/apply-patch+yaml` PATCH): server-side apply is not served
-yet, so the PATCH of a ConfigMap that does not exist answers 404.
+cluster does not have (its pods "run" on the clock, with no processes).
 """
 
 from __future__ import annotations
@@ -200,6 +198,24 @@ async def test_body_as_dict(api: client.ApiClient) -> None:
     status = await _configmap_round_trip(client.CoreV1Api(api), cast("client.V1ConfigMap", body),
                                          CONFIG)
     assert status is not None
+
+
+async def test_apply_patch(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    name = "cm-test" + str(uuid.uuid4())
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"namespace": "default", "name": name}, "data": {"hello": "world!"}}
+    resp = await core.patch_namespaced_config_map(
+        _content_type="application/apply-patch+yaml", field_manager="test", body=manifest,
+        name=name, namespace="default")
+    assert resp.metadata.name == name
+    cm = await core.read_namespaced_config_map(name=name, namespace="default")
+    assert cm.metadata.name == name
+    cm.data["new"] = "value"  # a strategic merge patch of the object as read
+    resp = await core.patch_namespaced_config_map(field_manager="test", body=cm, name=name,
+                                                  namespace="default")
+    assert resp.data == {"hello": "world!", "new": "value"}
+    await core.delete_namespaced_config_map(name=name, namespace="default")
 
 
 async def test_node_apis(api: client.ApiClient) -> None:

@@ -14,7 +14,7 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "dns"
 SERVICE = "dns"
@@ -61,7 +61,7 @@ class DnsCheck:
                            f"not {', '.join(missing)}")
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> DnsCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> DnsCheck:
     """The check for the name given."""
     try:
         expect = [str(ipaddress.ip_address(text)) for text in args.expect]

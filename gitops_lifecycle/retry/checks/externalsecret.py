@@ -11,7 +11,7 @@ from gitops_lifecycle.retry.errors import NotReady
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import KubernetesSettings, Settings
+    from gitops_lifecycle.retry.waitsettings import Kubernetes, WaitSettings
 
 NAME = "externalsecret"
 SERVICE = kubeapi.SERVICE
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class ExternalSecretCheck:
     """GET it (external-secrets.io/v1, else v1beta1) and judge its status."""
 
-    settings: KubernetesSettings
+    settings: Kubernetes
     namespace: str | None
     name: str
 
@@ -79,7 +79,7 @@ def judge(obj: kubeapi.Object | None, target: str) -> None:
         raise NotReady(f"synced version {synced or 'none'} is not generation {generation}")
 
 
-def build(args: argparse.Namespace, settings: Settings) -> ExternalSecretCheck:
+def build(args: argparse.Namespace, settings: WaitSettings) -> ExternalSecretCheck:
     """The check for the ExternalSecret given."""
     namespace, name = kubeapi.split_reference(args.reference, args.namespace)
     return ExternalSecretCheck(settings=settings.kubernetes, namespace=namespace, name=name)

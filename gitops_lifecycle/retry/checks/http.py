@@ -16,7 +16,7 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "http"
 SERVICE = "http"
@@ -173,7 +173,7 @@ def _ranges(ranges: list[tuple[int, int]]) -> str:
     return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> HttpCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> HttpCheck:
     """The check for the URL and flags given."""
     if not args.url.startswith(("http://", "https://")):
         raise NotRetryable("expected an http:// or https:// URL")

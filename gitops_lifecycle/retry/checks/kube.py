@@ -17,7 +17,7 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import KubernetesSettings, Settings
+    from gitops_lifecycle.retry.waitsettings import Kubernetes, WaitSettings
 
 NAME = "k8s"
 SERVICE = kubeapi.SERVICE
@@ -83,7 +83,7 @@ def _rendered(value: Any) -> str:
 class KubeCheck:
     """Find the objects each attempt and judge each."""
 
-    settings: KubernetesSettings
+    settings: Kubernetes
     kind: str
     name: str
     namespace: str | None
@@ -191,7 +191,7 @@ def _check_value(obj: kubeapi.Object, wanted: Wanted) -> None:
         raise NotReady(f"{{{wanted.name}}} is {_rendered(found)!r}, expected {wanted.value!r}")
 
 
-def build(args: argparse.Namespace, settings: Settings) -> KubeCheck:
+def build(args: argparse.Namespace, settings: WaitSettings) -> KubeCheck:
     """The check for the object(s) and `--for` given."""
     kind, sep, name = args.reference.partition("/")
     selecting = args.selector is not None or args.all_objects

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator
 
-    from gitops_lifecycle.settings import KubernetesSettings
+    from gitops_lifecycle.retry.waitsettings import Kubernetes
 
 SERVICE = "kubernetes"
 Object = dict[str, Any]
@@ -118,7 +118,7 @@ def _status_error(status: int, message: str, path: str) -> NotReady | NotRetryab
     return NotReady(text)
 
 
-def connect(settings: KubernetesSettings, api: kubeconfig.Api | None = None) -> Client:
+def connect(settings: Kubernetes, api: kubeconfig.Api | None = None) -> Client:
     """A client for the configured cluster (its failures arrive as NotReady/NotRetryable)."""
     return Client(api=api or kubeconfig.load(settings))
 

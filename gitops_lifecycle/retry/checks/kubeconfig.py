@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 
 if TYPE_CHECKING:
-    from gitops_lifecycle.settings import KubernetesSettings
+    from gitops_lifecycle.retry.waitsettings import Kubernetes
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
@@ -40,7 +40,7 @@ class Api:
     proxy: str | None = None
 
 
-def load(settings: KubernetesSettings) -> Api:
+def load(settings: Kubernetes) -> Api:
     """In a pod the service account unless a kubeconfig or context is named, else kubeconfig."""
     named = settings.kubeconfig is not None or settings.context is not None
     if not named and "KUBERNETES_SERVICE_HOST" in os.environ:

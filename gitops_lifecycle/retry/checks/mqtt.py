@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "mqtt"
 SERVICE = "mqtt"
@@ -95,7 +95,7 @@ def _classify(exc: Any) -> NotReady | NotRetryable:
     return NotReady(describe(exc))
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> MqttCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> MqttCheck:
     """The check for the URL and flags given."""
     parts = urlsplit(args.url)
     if parts.scheme not in _PORTS or not parts.hostname:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "mysql"
 SERVICE = "mysql"
@@ -76,7 +76,7 @@ def _classify(exc: Exception) -> NotReady | NotRetryable:
     return NotReady(text)
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> MysqlCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> MysqlCheck:
     """The check for the URL and flags given."""
     parts = urlsplit(args.url)
     if parts.scheme not in _SCHEMES or not parts.hostname:

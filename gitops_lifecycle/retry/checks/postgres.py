@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import argparse
     import ssl
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "postgres"
 SERVICE = "database"
@@ -203,7 +203,7 @@ def _classify(exc: Exception) -> NotReady | NotRetryable:
     return NotReady(message)
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> PostgresCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> PostgresCheck:
     """The check for the DSN or libpq environment given."""
     options = parse(args.dsn, dict(os.environ))
     mode = options.params.get("sslmode", "prefer")

@@ -14,7 +14,7 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "redis"
 SERVICE = "redis"
@@ -89,7 +89,7 @@ def _classify(exc: Exception) -> NotReady | NotRetryable:
     return NotReady(describe(exc))
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> RedisCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> RedisCheck:
     """The check for the URL and flags given."""
     scheme = urlsplit(args.url).scheme
     if scheme not in ("redis", "rediss"):

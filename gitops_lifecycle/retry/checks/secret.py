@@ -11,7 +11,7 @@ from gitops_lifecycle.retry.errors import NotReady
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import KubernetesSettings, Settings
+    from gitops_lifecycle.retry.waitsettings import Kubernetes, WaitSettings
 
 NAME = "secret"
 SERVICE = kubeapi.SERVICE
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class SecretCheck:
     """GET the Secret; report missing or empty keys by name only."""
 
-    settings: KubernetesSettings
+    settings: Kubernetes
     namespace: str | None
     name: str
     keys: list[str]
@@ -69,7 +69,7 @@ def _listed(label: str, keys: list[str]) -> str:
     return f"{label}: {', '.join(keys)}" if keys else ""
 
 
-def build(args: argparse.Namespace, settings: Settings) -> SecretCheck:
+def build(args: argparse.Namespace, settings: WaitSettings) -> SecretCheck:
     """The check for the Secret and keys given."""
     namespace, name = kubeapi.split_reference(args.reference, args.namespace)
     keys = [key.strip() for key in args.keys.split(",") if key.strip()]

@@ -13,7 +13,7 @@ from gitops_lifecycle.retry.errors import NotReady, NotRetryable
 if TYPE_CHECKING:
     import argparse
 
-    from gitops_lifecycle.settings import Settings
+    from gitops_lifecycle.retry.waitsettings import WaitSettings
 
 NAME = "tcp"
 SERVICE = "tcp"
@@ -68,6 +68,6 @@ async def _connect(host: str, port: int) -> None:
         await writer.wait_closed()
 
 
-def build(args: argparse.Namespace, _settings: Settings) -> TcpCheck:
+def build(args: argparse.Namespace, _settings: WaitSettings) -> TcpCheck:
     """The check for the addresses given."""
     return TcpCheck([split_address(text) for text in args.addresses])

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_lifecycle.clock import Clock, format_time, parse_time
-from gitops_lifecycle.simulation.kubeapi import admission, conversion, errors, patching
+from gitops_lifecycle.simulation.kubeapi import (
+    admission,
+    conversion,
+    errors,
+    fieldmanager,
+    patching,
+)
 from gitops_lifecycle.simulation.kubeapi.defaults import SERVICE_CIDR
 from gitops_lifecycle.simulation.kubeapi.resources import RESOURCES, ResourceType
 from gitops_lifecycle.simulation.kubeapi.store import Obj, Store, object_key
@@ -34,6 +40,13 @@ CONDITIONAL_ONLY = frozenset({("coordination.k8s.io", "Lease"),
 CANONICAL: dict[str, ResourceType] = {}
 for _resource in RESOURCES:
     CANONICAL.setdefault(_resource.store_key, _resource)
+
+
+@dataclass(frozen=True)
+class Write:
+    """Who writes through the API: the field manager its `managedFields` entry names."""
+
+    manager: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,10 @@ class Registry:
             self._last_stamp = (second, format_time(second))
         return self._last_stamp[1]
 
+    def now_stamp(self) -> str:
+        """The cluster's time as an API timestamp (what `managedFields` entries carry)."""
+        return self._timestamp()
+
     def _allocate_ip(self) -> str:
         """The next free cluster IP of the service range (10.96.0.0/12, from .10 on)."""
         self._next_ip += 1
@@ -132,6 +149,20 @@ class Registry:
     def _ns(self, rt: ResourceType, namespace: str | None) -> str | None:
         return (namespace or "default") if rt.namespaced else None
 
+    def find(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        """The stored object, if there is one."""
+        return self.store.get(rt.store_key, object_key(self._ns(rt, namespace), name))
+
+    def _record(self, rt: ResourceType, write: Write | None, current: Obj | None, new: Obj,
+                subresource: str | None = None) -> Obj:
+        """`new` with the writer's managedFields entry (none for writes outside the API)."""
+        if write is None:
+            return new
+        custom = None if rt.builtin or self.schema_lookup is None else self.schema_lookup(rt)
+        fields = fieldmanager.Write(rt, write.manager, self._timestamp(), subresource, custom)
+        return fieldmanager.update(
+            fields, None if current is None else conversion.view(rt, current), new)
+
     # -- writing ---------------------------------------------------------------------------
 
     def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None) -> Obj:
@@ -154,7 +185,7 @@ class Registry:
     def create(  # noqa: PLR0913 -- the parts of a POST request
         self, rt: ResourceType, body: Obj, *, namespace: str | None = None,
         restore: bool = False, dry_run: bool = False, field_validation: str = "Warn",
-        validate: bool = True,
+        validate: bool = True, write: Write | None = None,
     ) -> Obj:
         """Create an object: uid, creationTimestamp, generation 1, 409 if the name is taken.
 
@@ -181,6 +212,7 @@ class Registry:
         if validate:
             obj = admission.admit(rt, obj, None, field_validation=field_validation,
                                   lookup=self.schema_lookup, allocate_ip=self._allocate_ip)
+        obj = self._record(rt, write, None, obj)
         if self.store.get(rt.store_key, key) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         self._default_status(rt, obj)
@@ -232,7 +264,7 @@ class Registry:
     def replace(  # noqa: PLR0913 -- the parts of a PUT request
         self, rt: ResourceType, body: Obj, *, namespace: str | None, name: str,
         subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
-        validate: bool = True,
+        validate: bool = True, write: Write | None = None,
     ) -> Obj:
         """PUT: 409 on a stale resourceVersion; the status subresource changes only status."""
         current = self.get(rt, namespace, name)
@@ -271,11 +303,13 @@ class Registry:
             merged = admission.admit(rt, merged, current, field_validation=field_validation,
                                      lookup=self.schema_lookup, subresource=subresource,
                                      allocate_ip=self._allocate_ip)
+        merged = self._record(rt, write, current, merged, subresource)
         return self._write(rt, current, merged, dry_run=dry_run)
 
     def put(  # noqa: PLR0913 -- the parts of a PUT request
         self, rt: ResourceType, body: Obj, *, namespace: str | None, name: str,
         subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+        write: Write | None = None,
     ) -> tuple[Obj, bool]:
         """PUT: replace, or create where the kind allows it; the object and if it is new."""
         if subresource is None and (rt.group, rt.kind) in CREATE_ON_UPDATE and \
@@ -287,17 +321,18 @@ class Registry:
             meta["name"] = name
             meta.pop("resourceVersion", None)
             created = self.create(rt, {**body, "metadata": meta}, namespace=namespace,
-                                  dry_run=dry_run, field_validation=field_validation)
+                                  dry_run=dry_run, field_validation=field_validation,
+                                  write=write)
             return created, True
         replaced = self.replace(rt, body, namespace=namespace, name=name,
                                 subresource=subresource, dry_run=dry_run,
-                                field_validation=field_validation)
+                                field_validation=field_validation, write=write)
         return replaced, False
 
     def patch(  # noqa: PLR0913 -- the parts of a PATCH request
         self, rt: ResourceType, patch: Any, *, namespace: str | None, name: str,
         content_type: str, subresource: str | None = None, dry_run: bool = False,
-        field_validation: str = "Warn", validate: bool = True,
+        field_validation: str = "Warn", validate: bool = True, write: Write | None = None,
     ) -> Obj:
         """PATCH: the patched object goes through the same rules as an update."""
         current = conversion.view(rt, self.get(rt, namespace, name))
@@ -309,7 +344,7 @@ class Registry:
         patched = patching.apply(current, patch, content_type)
         return self.replace(rt, patched, namespace=namespace, name=name,
                             subresource=subresource, dry_run=dry_run,
-                            field_validation=field_validation, validate=validate)
+                            field_validation=field_validation, validate=validate, write=write)
 
     def _check_preconditions(
         self, rt: ResourceType, current: Obj, *, uid: str | None,

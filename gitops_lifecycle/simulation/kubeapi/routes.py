@@ -14,6 +14,7 @@ from aiohttp import web
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.simulation.kubeapi import (
     admission,
+    apply,
     control,
     conversion,
     discovery,
@@ -24,8 +25,9 @@ from gitops_lifecycle.simulation.kubeapi import (
     tables,
 )
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
+from gitops_lifecycle.simulation.kubeapi.fieldmanager import manager_of
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
-from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
+from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry, Write
 from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, RESOURCES, ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Obj
@@ -243,7 +245,8 @@ class ApiServer:
             body = await _body(request)
             obj = self.registry.create(rt, body, namespace=target.namespace,
                                        dry_run=_dry_run(query),
-                                       field_validation=_field_validation(query))
+                                       field_validation=_field_validation(query),
+                                       write=_writer(request))
             return json_response(present(rt, obj), status=201)
         if method == "DELETE":
             return await self._delete_collection(request, target)
@@ -340,14 +343,11 @@ class ApiServer:
         if method == "PUT":
             obj, created = self.registry.put(
                 rt, await _body(request), namespace=namespace, name=name, subresource=sub,
-                dry_run=_dry_run(query), field_validation=_field_validation(query))
+                dry_run=_dry_run(query), field_validation=_field_validation(query),
+                write=_writer(request))
             return json_response(present(rt, obj), status=201 if created else 200)
         if method == "PATCH":
-            obj = self.registry.patch(
-                rt, await _body(request), namespace=namespace, name=name,
-                content_type=request.headers.get("Content-Type", ""), subresource=sub,
-                dry_run=_dry_run(query), field_validation=_field_validation(query))
-            return json_response(present(rt, obj))
+            return await self._patch(request, target)
         if method == "DELETE":
             options = DeleteOptions.parse(await _body(request, optional=True), dict(query))
             obj = self.registry.delete(rt, namespace=namespace, name=name, options=options)
@@ -356,6 +356,27 @@ class ApiServer:
                 return json_response(present(rt, obj))
             return json_response(_deleted(rt, obj))
         raise errors.method_not_allowed(f"{method} is not supported on an object")
+
+    async def _patch(self, request: web.Request, target: Target) -> web.Response:
+        rt, query, name = target.rt, request.query, target.name
+        assert name is not None
+        content_type = request.headers.get("Content-Type", "")
+        applying = content_type.split(";", maxsplit=1)[0].strip() == apply.MEDIA_TYPE
+        apply.check_options(apply=applying, field_manager=query.get("fieldManager"),
+                            force=query.get("force"))
+        if applying:
+            obj, created = apply.apply(self.registry, apply.Apply(
+                rt, target.namespace, name, manager=query["fieldManager"],
+                force=flag(query, "force"), dry_run=_dry_run(query),
+                field_validation=_field_validation(query), subresource=target.subresource,
+            ), await request.read())
+            return json_response(present(rt, obj), status=201 if created else 200)
+        obj = self.registry.patch(
+            rt, await _body(request), namespace=target.namespace, name=name,
+            content_type=content_type, subresource=target.subresource,
+            dry_run=_dry_run(query), field_validation=_field_validation(query),
+            write=_writer(request))
+        return json_response(present(rt, obj))
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
         """The eviction subresource: a DELETE with the eviction's options (no budgets)."""
@@ -380,6 +401,12 @@ async def _body(request: web.Request, *, optional: bool = False) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise errors.bad_request(f"the body of the request is not JSON: {exc}") from exc
+
+
+def _writer(request: web.Request) -> Write:
+    """The field manager of a write: `fieldManager`, else the User-Agent's product."""
+    return Write(manager_of(request.query.get("fieldManager"),
+                            request.headers.get("User-Agent", "")))
 
 
 def flag(query: Any, name: str) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from gitops_lifecycle.clock import format_time
-from gitops_lifecycle.settings import parse_duration
+from gitops_lifecycle.durations import parse_duration
 
 _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(\S+))?$")
 _MICRO_FIELDS = frozenset({"eventTime", "renewTime", "acquireTime", "lastObservedTime"})

@@ -71,11 +71,7 @@ other scalars as JSON (true, 20, 0.5).
 {{- define "glm.envFor" -}}
 {{- $name := index . 0 }}
 {{- $value := index . 1 }}
-{{- if and (kindIs "map" $value) (has $name (list "GITOPS_LIFECYCLE_RETRY__SERVICES")) }}
-{{- /* Maps keyed by free names go whole, as JSON: nested variable names are read in lower case. */}}
-- name: {{ $name }}
-  value: {{ toJson $value | quote }}
-{{- else if kindIs "map" $value }}
+{{- if kindIs "map" $value }}
 {{- range $key := keys $value | sortAlpha }}
 {{- include "glm.envFor" (list (printf "%s__%s" $name (upper $key)) (get $value $key)) }}
 {{- end }}

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gitops_lifecycle.clock import format_time, parse_time
-from gitops_lifecycle.settings import parse_duration
+from gitops_lifecycle.durations import parse_duration
 from gitops_lifecycle.simulation.kubeapi.controllers.events import POD, record
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import (
     NODES,
