@@ -42,13 +42,12 @@ def serve_cluster(count: int, kubeconfig: str, ready: Any, stop: Any) -> None:
 async def _serve_cluster(count: int, kubeconfig: str, ready: Any, stop: Any) -> None:
     from gitops_lifecycle.clock import SimClock
     from gitops_lifecycle.simulation import SimulatedCluster
-    from gitops_lifecycle.simulation.kubeapi.resources import by_kind
 
     sim = SimulatedCluster(clock=SimClock(), kubelet=False)
     for make in (kube_objects.job, kube_objects.pod):
         for obj in kube_objects.many(make, count):
             # The registry directly: `create` would copy each object twice more.
-            rt = by_kind(obj["apiVersion"], obj["kind"])
+            rt = sim.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
             sim.registry.create(rt, obj, namespace=obj["metadata"]["namespace"], restore=True)
     await sim.start()
     sim.write_kubeconfig(kubeconfig)

@@ -7,7 +7,8 @@ lease timing), so a wall clock stepped back an hour by NTP stalls none of them.
 `Clock` reads the real time. `SimClock` derives the time from the event loop's clock, so under
 `looptime` (virtual loop time) objects age as fast as the test advances, and at `speed` > 1
 (the demo) simulated hours pass in real minutes. Its `advance()` jumps ahead and wakes sleepers;
-`pause()` stops it until `resume()` (advancing still moves it).
+`pause()` stops it until `resume()` (advancing still moves it); `step()` moves the wall clock
+alone, either way, as NTP or a resumed VM may, while `monotonic()` goes on undisturbed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 
@@ -64,6 +66,8 @@ class SimClock(Clock):
         self._last_loop = 0.0
         self._offset = 0.0
         self._paused_at: float | None = None
+        self._stepped = 0.0
+        """How far the wall clock was stepped (`step`): in `now()`, not in `monotonic()`."""
         self._moved = asyncio.Event()
 
     def _loop_time(self) -> float:
@@ -73,7 +77,11 @@ class SimClock(Clock):
             return time.monotonic()
 
     def now(self) -> float:
-        """Seconds since the epoch, simulated."""
+        """Seconds since the epoch, simulated (with the wall clock's steps)."""
+        return self._elapsed() + self._stepped
+
+    def _elapsed(self) -> float:
+        """Simulated time: loop time at `speed`, plus advances; never goes back."""
         loop_now = self._loop_time()
         if self._origin is None:
             self._origin = loop_now
@@ -88,12 +96,19 @@ class SimClock(Clock):
         return self._start + (loop_now - self._origin) * self.speed + self._offset
 
     def monotonic(self) -> float:
-        """Simulated time never goes back: it serves as the monotonic reading too."""
-        return self.now()
+        """Simulated time without the wall clock's steps: it never goes back."""
+        return self._elapsed()
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep for `seconds` of simulated time (waking early if the clock jumps past it)."""
-        await self.sleep_until(self.now() + seconds)
+        """Sleep for `seconds` of simulated time (waking early if the clock is advanced past
+        it; a step of the wall clock changes nothing)."""
+        await self._sleep_until(self.monotonic() + seconds, self.monotonic)
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock (`now()`) by `seconds`, forward or back; `monotonic()` and
+        sleeps measured on it are unaffected, sleeps until a wall time re-judge."""
+        self._stepped += seconds
+        self._wake()
 
     @property
     def paused(self) -> bool:
@@ -103,13 +118,13 @@ class SimClock(Clock):
     def pause(self) -> None:
         """Stop the clock: `now()` stays where it is until `resume()` or `advance()`."""
         if self._paused_at is None:
-            self._paused_at = self.now()
+            self._paused_at = self._elapsed()
 
     def resume(self) -> None:
         """Let the clock run again from where it stood."""
         if self._paused_at is not None:
             stood, self._paused_at = self._paused_at, None
-            self._offset += stood - self.now()
+            self._offset += stood - self._elapsed()
             self._wake()
 
     def advance(self, seconds: float) -> None:
@@ -125,7 +140,10 @@ class SimClock(Clock):
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until simulated `now() >= deadline`, waking early if the clock jumps."""
-        while (delay := deadline - self.now()) > 0:
+        await self._sleep_until(deadline, self.now)
+
+    async def _sleep_until(self, deadline: float, reading: Callable[[], float]) -> None:
+        while (delay := deadline - reading()) > 0:
             if self._paused_at is not None:
                 await self._moved.wait()
                 continue

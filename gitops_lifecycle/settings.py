@@ -6,10 +6,14 @@ a YAML file (`--config`), then defaults that match the operations guide.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
+import pydantic_settings
 from pydantic import (
     AfterValidator,
     AliasGenerator,
@@ -548,8 +552,24 @@ def load(config: Path | None = None, overrides: dict[str, Any] | None = None) ->
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except pydantic_settings.SettingsError as exc:  # an environment variable it cannot decode
+        raise SettingsError(_undecodable(exc)) from None
     finally:
         _config_file.reset(token)
+
+
+def _undecodable(exc: pydantic_settings.SettingsError) -> str:
+    """Name the environment variables of the section that hold values that are not JSON."""
+    section = re.search(r'field "([^"]+)"', str(exc))
+    prefix = ENV_PREFIX + (section.group(1).upper() if section else "")
+    bad = []
+    for name, value in os.environ.items():
+        if name.upper().startswith(prefix) and value.lstrip()[:1] in ("{", "["):
+            try:
+                json.loads(value)
+            except ValueError as error:
+                bad.append(f"{name}: not valid JSON ({error})")
+    return "; ".join(bad) or f"{exc} ({exc.__cause__})"
 
 
 def _describe(exc: ValidationError) -> str:

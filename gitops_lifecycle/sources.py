@@ -37,6 +37,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
     """Put `value` at `a.b.c` in a nested dict (how `--set a.b.c=value` becomes a flag)."""
     *parents, last = dotted.split(".")
-    for part in parents:
+    for depth, part in enumerate(parents, 1):
         target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            section = ".".join(parents[:depth])
+            raise SettingsError(f"{dotted}: {section} is {target!r}, not a section of settings")
     target[last] = value

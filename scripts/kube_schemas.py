@@ -36,7 +36,11 @@ KINDS = [
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
     ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
     ("authentication.k8s.io", "v1", "SelfSubjectReview"),
-    ("policy", "v1", "Eviction"),
+    ("policy", "v1", "Eviction"), ("policy", "v1", "PodDisruptionBudget"),
+    ("networking.k8s.io", "v1", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "v1", "Role"), ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
     ("", "v1", "Status"), ("", "v1", "DeleteOptions"),
 ]
 

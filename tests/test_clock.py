@@ -76,3 +76,19 @@ async def test_sleepers_on_a_paused_clock_wake_only_when_it_moves() -> None:
     await asyncio.sleep(0.001)
     assert asleep
     assert sleeper.done()
+
+
+@pytest.mark.looptime
+async def test_a_step_moves_the_wall_clock_only() -> None:
+    clock = SimClock(START)
+    loop = asyncio.get_running_loop()
+    sleeper = asyncio.create_task(clock.sleep(60))
+    await asyncio.sleep(1)
+    mono = clock.monotonic()
+    clock.step(3600)
+    clock.step(-7200)
+    assert clock.now() == pytest.approx(START + 1 - 3600)
+    assert clock.monotonic() == pytest.approx(mono)
+    started = loop.time()
+    await sleeper  # a sleep of monotonic time is neither cut short nor stretched
+    assert loop.time() - started == pytest.approx(59)

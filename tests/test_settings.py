@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gitops_lifecycle import cli
 from gitops_lifecycle.settings import SettingsError, load, parse_duration
+from gitops_lifecycle.sources import set_path
 
 
 @pytest.mark.parametrize(
@@ -193,3 +195,29 @@ def test_set_without_equals_is_a_usage_error() -> None:
     result = _cli("check-config", "--set", "cleanup.controller.interval")
     assert result.returncode == 2
     assert "KEY=VALUE" in result.stderr
+
+
+def test_a_section_given_a_value_then_a_key_names_the_key() -> None:
+    overrides: dict[str, object] = {}
+    set_path(overrides, "retry", 5)
+    with pytest.raises(SettingsError, match=r"retry\.defaults\.timeout: .*retry.* is 5, not a"):
+        set_path(overrides, "retry.defaults.timeout", 1)
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["wait", "tcp", "127.0.0.1:1"]])
+def test_a_nested_variable_that_is_not_json_names_the_variable(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITOPS_LIFECYCLE_RETRY__SERVICES", "{bad")
+    assert cli.main(command) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("gitops-lifecycle: invalid settings: ")
+    assert "GITOPS_LIFECYCLE_RETRY__SERVICES" in message
+    assert "Traceback" not in message
+
+
+def test_set_of_a_key_under_a_value_stops_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["check-config", "--set", "retry=5", "--set", "retry.defaults.timeout=1"]) == 2
+    assert "retry.defaults.timeout" in capsys.readouterr().err

@@ -318,12 +318,13 @@ class ProxyConfigController:
         except Stop as stop:
             return [Step("fail", (("reason", stop.reason), ("message", stop.message)))]
         steps = [] if FINALIZER in obj.metadata.finalizers else [Step("add the finalizer")]
+        cluster = self.settings.authentik.cluster_name
+        created = frozenset(pk for pk in (obj.recorded_provider,) if pk is not None)
+        provider = self.ensurer.managed(key=obj.key, cluster=cluster,
+                                        name=parsed.provider_name, created=created)
         return [*steps, *plan(
-            self.view, key=obj.key, cluster=self.settings.authentik.cluster_name, spec=parsed,
-            defaults=defaults, outpost=outpost,
-            provider=self.view.provider_named(parsed.provider_name),
-            created=frozenset(pk for pk in (obj.recorded_provider,) if pk is not None),
-            exists=self.exists,
+            self.view, key=obj.key, cluster=cluster, spec=parsed, defaults=defaults,
+            outpost=outpost, provider=provider, created=created, exists=self.exists,
         )]
 
     def _halt(self, obj: ProxyConfig, parsed: ProxySpec | Invalid) -> list[Step] | None:

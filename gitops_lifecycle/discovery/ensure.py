@@ -116,9 +116,31 @@ class Ensurer:
             return False  # its ProxyConfig is gone: ours now, the marker is rewritten below
         return verdict.adopting
 
+    def managed(self, *, key: str, cluster: str, name: str,
+                created: frozenset[int]) -> Provider | None:
+        """The provider a ProxyConfig manages under provider name `name`, from the view.
+
+        The one of that name; else, when `spec.authentikConfig.providerName` changed, the one
+        we made for this ProxyConfig under its old name (its pk in the status, still ours):
+        renamed in place, it keeps its pk, application and outposts, and logins go on.
+        """
+        if (named := self.view.provider_named(name)) is not None:
+            return named
+        for pk in created:
+            provider = self.view.providers.get(pk)
+            if provider is None or provider.name.casefold() == name.casefold():
+                continue
+            verdict = ownership.judge_provider(provider, self.view.application_of(provider),
+                                               cluster=cluster, key=key, adopt=False,
+                                               created=created)
+            if isinstance(verdict, ownership.Ours):
+                return provider
+        return None
+
     async def _provider(self, ctx: Context, report: Report) -> Provider:
         desired = provider_body(ctx.spec, ctx.defaults)
-        known = self.view.provider_named(ctx.spec.provider_name)
+        known = self.managed(key=ctx.key, cluster=ctx.cluster, name=ctx.spec.provider_name,
+                             created=ctx.created)
         if known is None:
             provider = await self._create_provider(ctx, desired)
             if provider is not None:
@@ -141,8 +163,11 @@ class Ensurer:
         adopting = self._check(ctx, self._verdict(ctx, fresh, application), PROVIDER)
         patch = provider_patch(desired, fresh)
         if patch:
+            before = fresh.name
             fresh = await self._write(PROVIDER, self.client.patch_provider(fresh.pk, patch))
             fields = ", ".join(sorted(patch))
+            if "name" in patch:
+                ctx.note("ProviderRenamed", f"provider {before!r} renamed to {fresh.name!r}")
             ctx.note("ProviderUpdated", f"provider {fresh.name!r} updated: {fields}")
         if adopting:
             ctx.note("Adopted", f"provider {fresh.name!r} adopted")

@@ -23,7 +23,8 @@ from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.authentik.client import Authentik
 from gitops_lifecycle.authentik.errors import AuthentikError
 from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
-from gitops_lifecycle.clock import Clock, format_time, parse_time
+from gitops_lifecycle.clock import Clock, parse_time
+from gitops_lifecycle.discovery.observation import Observation, observed
 from gitops_lifecycle.discovery.ownership import read_marker
 from gitops_lifecycle.discovery.records import ConfigMap, ProxyConfig
 from gitops_lifecycle.discovery.term import Term, within
@@ -32,7 +33,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.resources import CONFIGMAPS, PROXYCONFIGS
-from gitops_lifecycle.settings import Settings
+from gitops_lifecycle.settings import NamespaceScope, Settings
 
 log = logs.get("discovery.orphans")
 
@@ -52,14 +53,20 @@ class Candidate:
     publisher: str
 
 
-def candidates(view: View, *, cluster: str, keys: set[str], names: set[str],
-               pks: set[int]) -> list[Candidate]:
-    """Orphans in `view`: ours (marker of `cluster`), and referenced by no ProxyConfig."""
+def candidates(  # noqa: PLR0913 - the listing, who we are, and what is referenced
+    view: View, *, cluster: str, keys: set[str], names: set[str], pks: set[int],
+    scope: NamespaceScope | None = None,
+) -> list[Candidate]:
+    """Orphans in `view`: ours (marker of `cluster`, for a ProxyConfig in a namespace of
+    `scope`, the namespaces watched), and referenced by no ProxyConfig."""
+    scope = scope or NamespaceScope()
     found = []
     for application in view.applications.values():
         mark = read_marker(application.meta_publisher)
         if mark is None or mark.cluster != cluster or mark.key in keys:
             continue
+        if not scope.allows(mark.key.partition("/")[0]):
+            continue  # made for a namespace we do not watch: we cannot see it is gone
         provider = view.providers.get(application.provider) if application.provider else None
         if provider is not None and (provider.name.casefold() in names or provider.pk in pks):
             continue
@@ -140,6 +147,8 @@ class OrphanCollector:
         self.referenced = referenced
         self.term = term
         self.store = StateStore(kube, settings.kubernetes.leader_election.lease_namespace)
+        self.observation = Observation(
+            clock, gap=2 * settings.service_discovery.resync_interval)
         self._memory: dict[str, dict[str, Any]] = {}
         """The state under dry-run, which writes nothing to the cluster."""
         self.last: str = "not run"
@@ -159,21 +168,18 @@ class OrphanCollector:
             return self._done(blocked)
         cluster = self.settings.authentik.cluster_name
         keys, names, pks = self.referenced()
-        found = candidates(view, cluster=cluster, keys=keys, names=names, pks=pks)
+        found = candidates(view, cluster=cluster, keys=keys, names=names, pks=pks,
+                           scope=self.settings.kubernetes.namespaces)
         try:
             state = dict(self._memory) if self.dry_run else await self.store.load()
         except KubeError as exc:
             log.warning("cannot read the orphaned-provider state; nothing deleted", error=str(exc))
             return self._done("state_unreadable")
         now = self.clock.now()
-        fresh = {c.application_pk: state.get(c.application_pk) or {
-            "firstSeen": format_time(now), "provider": c.provider_name, "proxyConfig": c.source,
-        } for c in found}
+        fresh = self.observation.update(state, found)
         if not await self._save(state, fresh):
             return self._done("state_unwritable")
-        due = [c for c in found
-               if now - (parse_time(fresh[c.application_pk]["firstSeen"]) or now)
-               >= self._policy.max_age]
+        due = [c for c in found if observed(fresh[c.application_pk]) >= self._policy.max_age]
         metrics.CYCLE_DURATION.labels(policy=POLICY)
         if not due:
             return self._done("nothing_due")
@@ -239,24 +245,32 @@ class OrphanCollector:
         return deleted
 
     async def _live_references(self) -> tuple[set[str], set[str]] | None:
-        """Keys and provider names of every ProxyConfig, from a fresh paginated LIST."""
+        """Keys and provider names of every ProxyConfig in the namespaces watched, from a
+        fresh paginated LIST where the informer lists (one per namespace while they are few,
+        as a Role per namespace allows) — without its label and field selectors, so that a
+        ProxyConfig the selectors hide still counts."""
+        scope = self.settings.kubernetes.namespaces
         keys: set[str] = set()
         names: set[str] = set()
-        token: str | None = None
         try:
-            while True:
-                page = await self.kube.list_page(PROXYCONFIGS, record=ProxyConfig, limit=500,
-                                                 continue_token=token)
-                for item in page.items:
-                    keys.add(item.key)
-                    names.add(item.provider_name.casefold())
-                token = page.metadata.continue_ or None
-                if token is None:
-                    return keys, names
+            for namespace in self.proxyconfigs.namespaces_watched:
+                token: str | None = None
+                while True:
+                    page = await self.kube.list_page(PROXYCONFIGS, record=ProxyConfig,
+                                                     namespace=namespace, limit=500,
+                                                     continue_token=token)
+                    for item in page.items:
+                        if scope.allows(item.metadata.namespace):
+                            keys.add(item.key)
+                            names.add(item.provider_name.casefold())
+                    token = page.metadata.continue_ or None
+                    if token is None:
+                        break
         except (KubeError, msgspec.ValidationError) as exc:
             log.warning("cannot list ProxyConfigs to confirm orphans; nothing deleted",
                         error=str(exc))
             return None
+        return keys, names
 
     async def _delete(self, candidate: Candidate, *, total: int) -> bool:
         """Delete one orphan after a fresh look at its application and provider."""

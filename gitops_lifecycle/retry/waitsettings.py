@@ -57,8 +57,8 @@ class Retry:
     services: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def policy(self, service: str) -> Policy:
-        """The defaults with `services.<service>` laid over them."""
-        return dataclasses.replace(self.defaults, **self.services.get(service, {}))
+        """The defaults with `services.<service>` laid over them (names in any case)."""
+        return dataclasses.replace(self.defaults, **self.services.get(service.lower(), {}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,9 +96,12 @@ def load(config: Path | None, overrides: dict[str, Any],
 def read(config: Path | None, overrides: dict[str, Any],
          environ: Mapping[str, str]) -> WaitSettings:
     """The settings from flags (`overrides`), `environ` and `config`; Unsure if in doubt."""
-    sources = [_leaves(overrides), _environment(environ)]
+    services: set[str] = set()  # every service named, as written
+    sources = [_leaves(overrides, services), _environment(environ, services)]
     if config is not None:
-        sources.append(_leaves(read_config_file(config)))
+        sources.append(_leaves(read_config_file(config), services))
+    if len({name.lower() for name in services}) < len(services):
+        raise Unsure  # one service named in two cases
     merged: dict[tuple[str, ...], Any] = {}
     for leaves in reversed(sources):  # the file first, flags last
         for path, value in leaves.items():
@@ -122,25 +125,26 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _leaves(data: Any) -> dict[tuple[str, ...], Any]:
+def _leaves(data: Any, services: set[str]) -> dict[tuple[str, ...], Any]:
     leaves: dict[tuple[str, ...], Any] = {}
     for section, fields in _fields(data, _SECTIONS).items():
         for key, value in _fields(fields, _SECTIONS[section]).items():
             if (section, key) == ("retry", "defaults"):
                 leaves.update(_under(("retry", "defaults"), _fields(value, FIELDS)))
             elif (section, key) == ("retry", "services"):
-                leaves.update(_services(value))
+                leaves.update(_services(value, services))
             else:
                 leaves[(section, key)] = value
     return leaves
 
 
-def _services(value: Any) -> dict[tuple[str, ...], Any]:
+def _services(value: Any, services: set[str]) -> dict[tuple[str, ...], Any]:
     if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
         raise Unsure
+    services.update(value)
     leaves: dict[tuple[str, ...], Any] = {}
     for name, override in value.items():
-        leaves.update(_under(("retry", "services", name), _fields(override, FIELDS)))
+        leaves.update(_under(("retry", "services", name.lower()), _fields(override, FIELDS)))
     return leaves
 
 
@@ -172,32 +176,48 @@ def _spellings(name: str) -> int:
 
 
 _VARIABLES = (("logging", "level"), ("logging", "format"), ("kubernetes", "kubeconfig"),
-              ("kubernetes", "context"), *(("retry", "defaults", name) for name in FIELDS))
-_ENVIRONMENT = {ENV_NESTING.join(_camel(part) for part in path).lower(): path
-                for path in _VARIABLES}
-_SERVICES_VARIABLE = f"retry{ENV_NESTING}services"
+              ("kubernetes", "context"))
+# Names arrive in lower case; a field is found by its own name or its camelCase one.
+_POLICY_VARIABLES = {spelling.lower(): name for name in FIELDS
+                     for spelling in (name, _camel(name))}
 
 
-def _environment(environ: Mapping[str, str]) -> dict[tuple[str, ...], Any]:
-    """The GITOPS_LIFECYCLE_ variables `wait` reads, by the documented names (any case)."""
+def _environment(environ: Mapping[str, str], services: set[str]) -> dict[tuple[str, ...], Any]:
+    """The GITOPS_LIFECYCLE_ variables `wait` reads (names in any case)."""
     prefix = ENV_PREFIX.lower()
     leaves: dict[tuple[str, ...], Any] = {}
-    seen: set[str] = set()
+    whole_services = service_keys = False
     for variable, value in environ.items():
         name = variable.lower()
         if not name.startswith(prefix):
             continue
-        name = name.removeprefix(prefix)
-        if name in seen:
-            raise Unsure  # two variables differing in case
-        seen.add(name)
-        if name == _SERVICES_VARIABLE:
-            leaves.update(_services(_json(value)))
-        elif name in _ENVIRONMENT:
-            leaves[_ENVIRONMENT[name]] = value
-        else:
-            raise Unsure
+        path = _variable(name.removeprefix(prefix).split(ENV_NESTING))
+        if path == ("retry", "services"):
+            whole_services = True
+            leaves.update(_services(_json(value), services))
+            continue
+        if path in leaves:
+            raise Unsure  # two variables for one key: differing in case, or in spelling
+        if path[:2] == ("retry", "services"):
+            service_keys = True
+            services.add(path[2])
+        leaves[path] = value
+    if whole_services and service_keys:
+        raise Unsure  # which comes first, the JSON or a key of it, is the model's business
     return leaves
+
+
+def _variable(parts: list[str]) -> tuple[str, ...]:
+    """The key a variable's name (without prefix, split at `__`) names; Unsure if another."""
+    path = tuple(parts)
+    if path in _VARIABLES or path == ("retry", "services"):
+        return path
+    if len(path) == 3 and path[:2] == ("retry", "defaults") and path[2] in _POLICY_VARIABLES:
+        return (*path[:2], _POLICY_VARIABLES[path[2]])
+    if len(path) == 4 and path[:2] == ("retry", "services") and path[2] \
+            and path[3] in _POLICY_VARIABLES:
+        return (*path[:3], _POLICY_VARIABLES[path[3]])
+    raise Unsure
 
 
 def _json(text: str) -> Any:

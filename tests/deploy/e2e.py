@@ -67,7 +67,7 @@ async def helm_apply(kubeconfig: Path, new: Rendered | None,
     keep`. The objects deleted."""
     wanted = install_order(new.objects) if new is not None else []
     if wanted:
-        await kubectl(kubeconfig, "apply", "--validate=false", "-f", "-",
+        await kubectl(kubeconfig, "apply", "-f", "-",
                       stdin=yaml.safe_dump_all(wanted, sort_keys=False))
     kept = {_key(o) for o in wanted}
     gone = [o for o in reversed(install_order(previous.objects if previous else []))

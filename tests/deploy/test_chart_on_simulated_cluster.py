@@ -83,7 +83,7 @@ async def test_upgrade_rollback_and_uninstall_keep_the_crd_and_the_proxyconfigs(
         await helm_apply(kubeconfig, first)
         for namespace in ("monitoring", "home-automation"):
             await kubectl(kubeconfig, "create", "namespace", namespace)
-        await kubectl(kubeconfig, "apply", "--validate=false", "-f", str(EXAMPLES))
+        await kubectl(kubeconfig, "apply", "-f", str(EXAMPLES))
         examples = await _proxyconfigs(kubeconfig)
         assert examples == ["home-automation/home-assistant", "monitoring/grafana"]
 

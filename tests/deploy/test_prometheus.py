@@ -75,7 +75,7 @@ def _finished_wait(kubeconfig: Path, name: str, summary: dict[str, Any]) -> None
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ops"},
            "spec": {"initContainers": [{"name": "wait", "image": "gitops-lifecycle"}],
                     "containers": [{"name": "app", "image": "app"}]}}
-    _kubectl(kubeconfig, "apply", "--validate=false", "-f", "-", stdin=json.dumps(pod))
+    _kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(pod))
     created = json.loads(_kubectl(kubeconfig, "get", "pod", name, "-n", "ops", "-o", "json"))
     finished = created["metadata"]["creationTimestamp"]
     status = {"status": {"phase": "Running", "initContainerStatuses": [{

@@ -181,7 +181,7 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                       "-n", NAMESPACE, f"--from-literal=token={authentik.token}")
         for namespace in ("monitoring", "home-automation"):
             await kubectl(kubeconfig, "create", "namespace", namespace)
-        await kubectl(kubeconfig, "apply", "--validate=false", "-f", str(PROXYCONFIGS))
+        await kubectl(kubeconfig, "apply", "-f", str(PROXYCONFIGS))
         replicas = [settings_from(environment(rendered, sim), monkeypatch,
                                   kubeconfig=kubeconfig, port=free_port()) for _ in range(2)]
         sim.load_scenario(EXTRA)

@@ -115,8 +115,11 @@ async def running(sim: SimulatedCluster, authentik: SimulatedAuthentik, tmp_path
                                                          "burst": 1000})
     assert isinstance(sim.clock, SimClock)
     async with Kube.from_settings(kube_settings, clock=sim.clock) as kube:
-        informer: Informer[ProxyConfig] = Informer(kube=kube, resource=PROXYCONFIGS,
-                                                   record=ProxyConfig, clock=sim.clock)
+        scope = config.kubernetes  # as the daemon's shared informers watch
+        informer: Informer[ProxyConfig] = Informer(
+            kube=kube, resource=PROXYCONFIGS, record=ProxyConfig, clock=sim.clock,
+            namespaces=scope.namespaces, label_selector=scope.label_selector,
+            field_selector=scope.field_selector)
         events = RecordedEvents()
         component = ServiceDiscovery(kube=kube, settings=config, clock=sim.clock, health=None,
                                      proxyconfigs=informer, events=events,  # type: ignore[arg-type]

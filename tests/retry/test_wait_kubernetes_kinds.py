@@ -88,7 +88,8 @@ async def test_a_selector_matching_nothing_yet_is_waited_for(sim, kubeconfig, na
 def proxy_config(namespace: str, ready: str) -> dict[str, object]:
     return {"apiVersion": "gitops.io/v1", "kind": "ProxyConfig",
             "metadata": {"name": "grafana", "namespace": namespace, "generation": 1},
-            "spec": {"host": "grafana.example.com"},
+            "spec": {"serviceName": "grafana", "externalHost": "https://grafana.example.com",
+                     "authentikConfig": {"providerName": "grafana"}},
             "status": {"observedGeneration": 1,
                        "conditions": [{"type": "Ready", "status": ready}]}}
 

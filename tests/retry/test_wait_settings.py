@@ -36,7 +36,7 @@ VALUES = st.one_of(st.sampled_from(TEXT), st.integers(-2, 200), st.booleans(), s
                    st.sampled_from([0.5, 1.0, 2.0, 2.5, 3.0, float("inf"), float("nan")]),
                    st.just(EXISTING), st.just({}), st.just({"x": 1}), st.just([1]))
 POLICIES = st.dictionaries(st.sampled_from(POLICY_KEYS), VALUES, max_size=3)
-SERVICES = st.dictionaries(st.sampled_from(["tcp", "database", "TCP"]),
+SERVICES = st.dictionaries(st.sampled_from(["tcp", "database", "TCP", "Database"]),
                            st.one_of(POLICIES, st.none()), max_size=2)
 SECTIONS = st.fixed_dictionaries({}, optional={
     "logging": st.one_of(st.dictionaries(st.sampled_from(["level", "format", "Level", "colour"]),
@@ -62,6 +62,10 @@ VARIABLES_NAMES = (
     "GITOPS_LIFECYCLE_RETRY__DEFAULTS__TIMEOUT", "GITOPS_LIFECYCLE_RETRY__DEFAULTS__BASEDELAY",
     "GITOPS_LIFECYCLE_RETRY__DEFAULTS__BACKOFFMULTIPLIER", "GITOPS_LIFECYCLE_RETRY__SERVICES",
     "GITOPS_LIFECYCLE_RETRY__SERVICES__TCP__TIMEOUT", "GITOPS_LIFECYCLE_SERVER__PORT",
+    "GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__MAXATTEMPTS",
+    "GITOPS_LIFECYCLE_RETRY__SERVICES__Database__baseDelay",
+    "GITOPS_LIFECYCLE_RETRY__SERVICES__TCP__MAX_ATTEMPTS",
+    "GITOPS_LIFECYCLE_RETRY__SERVICES__A__B__TIMEOUT",
 )
 VARIABLES = st.dictionaries(
     st.sampled_from(VARIABLES_NAMES),
@@ -88,7 +92,7 @@ def by_reader(config: Path | None, overrides: dict[str, Any],
 
 def shown(found: WaitSettings) -> str:
     """Everything `wait` can read of the settings, with the types of the values."""
-    services = sorted({*found.retry.services, "tcp", "database", "TCP"})
+    services = sorted({*found.retry.services, "tcp", "database", "TCP", "Database"})
     return repr((found.logging, found.kubernetes,
                  [(name, found.retry.policy(name)) for name in services]))
 
@@ -103,12 +107,12 @@ PLAUSIBLE_SECTIONS = st.fixed_dictionaries({}, optional={
                                   max_size=2),
     "retry": st.fixed_dictionaries({}, optional={
         "defaults": PLAUSIBLE_POLICY,
-        "services": st.dictionaries(st.sampled_from(["tcp", "database"]), PLAUSIBLE_POLICY,
-                                    max_size=2)}),
+        "services": st.dictionaries(st.sampled_from(["tcp", "database", "Database"]),
+                                    PLAUSIBLE_POLICY, max_size=2)}),
 })
 PLAUSIBLE_VARIABLES = st.dictionaries(
-    st.sampled_from([name for name in VARIABLES_NAMES if name.isupper() and "_ATT" not in name
-                     and "SERVICES__" not in name and "SERVER" not in name]),
+    st.sampled_from([name for name in VARIABLES_NAMES if "_ATT" not in name
+                     and "__A__" not in name and "SERVER" not in name]),
     PLAUSIBLE.map(lambda value: json.dumps(value) if value is None else str(value)),
     max_size=3,
 )
@@ -142,6 +146,9 @@ def test_the_reader_gives_what_the_settings_model_gives_or_declines(file, variab
           "GITOPS_LIFECYCLE_RETRY__SERVICES": '{"tcp": {"attemptTimeout": "2s"}}'}),
     ({"retry": {"services": {"database": {"maxAttempts": 7, "timeout": "2m"}}},
       "kubernetes": {"kubeconfig": EXISTING, "context": "kind"}}, {}),
+    ({}, {"GITOPS_LIFECYCLE_RETRY__SERVICES__TCP__MAXATTEMPTS": "4",
+          "GITOPS_LIFECYCLE_RETRY__SERVICES__tcp__base_delay": "1s",
+          "GITOPS_LIFECYCLE_RETRY__SERVICES__DATABASE__TIMEOUT": "10m"}),
 ])
 def test_the_settings_an_init_container_is_given_are_read_without_the_model(overrides, environ):
     with mock.patch.dict(os.environ, environ, clear=True):
@@ -161,6 +168,8 @@ def test_a_config_file_with_only_what_wait_reads_is_read_without_the_model(tmp_p
     ({}, {"GITOPS_LIFECYCLE_CLEANUP__DRYRUN": "true"}),
     ({"retry": {"defaults": {"maxAttempts": 3}}},
      {"GITOPS_LIFECYCLE_RETRY__DEFAULTS__MAXATTEMPTS": "4"}),
+    ({"retry": {"services": {"Redis": {"timeout": "1m"}}}},
+     {"GITOPS_LIFECYCLE_RETRY__SERVICES__REDIS__MAXATTEMPTS": "4"}),
 ])
 def test_other_settings_and_a_key_given_twice_are_left_to_the_model(overrides, environ):
     with pytest.raises(Unsure):

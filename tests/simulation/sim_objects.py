@@ -44,3 +44,11 @@ def owned_by(owner: dict[str, Any], *, controller: bool = True) -> dict[str, Any
     return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
             "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
             "controller": controller, "blockOwnerDeletion": True}
+
+
+def proxy_config(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    """A ProxyConfig its CRD's schema accepts (required fields set)."""
+    body = {"serviceName": name, "externalHost": f"https://{name}.example.com",
+            "authentikConfig": {"providerName": name}, **spec}
+    return {"apiVersion": "gitops.io/v1", "kind": "ProxyConfig",
+            "metadata": {"name": name, "namespace": namespace}, "spec": body}

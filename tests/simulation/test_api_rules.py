@@ -16,6 +16,7 @@ import kubernetes
 import pytest
 from clients import kubectl, kubectl_run, needs_kubectl
 from kubernetes.client import ApiException
+from sim_objects import proxy_config
 
 from gitops_lifecycle.simulation import SimulatedCluster
 
@@ -239,8 +240,7 @@ async def test_strategic_merge_patch_of_a_custom_resource_is_415(
     sim: SimulatedCluster, http: Any,
 ) -> None:
     """API concepts, "Patch": custom resources do not support strategic merge patch."""
-    sim.create({"apiVersion": "gitops.io/v1", "kind": "ProxyConfig",
-                "metadata": {"name": "p", "namespace": "default"}, "spec": {}})
+    sim.create(proxy_config("p"))
     async with http.patch("/apis/gitops.io/v1/namespaces/default/proxyconfigs/p",
                           data=b'{"metadata":{"labels":{"a":"b"}}}', headers={
                               "Content-Type": "application/strategic-merge-patch+json"}) as r:

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-from sim_objects import job, pod
+from sim_objects import job, pod, proxy_config
 
 from gitops_lifecycle.simulation import SimulatedCluster
 
@@ -87,8 +87,7 @@ async def test_list_items_omit_kind_for_builtin_kinds_and_keep_it_for_custom_res
 ) -> None:
     """API conventions: built-in list items carry no kind/apiVersion; the list does."""
     sim.create(job("a"))
-    sim.create({"apiVersion": "gitops.io/v1", "kind": "ProxyConfig",
-                "metadata": {"name": "p", "namespace": "default"}, "spec": {}})
+    sim.create(proxy_config("p"))
     jobs = await (await http.get("/apis/batch/v1/jobs")).json()
     proxies = await (await http.get("/apis/gitops.io/v1/proxyconfigs")).json()
     assert (jobs["kind"], jobs["apiVersion"]) == ("JobList", "batch/v1")

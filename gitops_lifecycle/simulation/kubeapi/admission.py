@@ -57,7 +57,7 @@ def admit(  # noqa: PLR0913 -- what a write carries
         target = lookup(rt) if lookup is not None else None
         defs = {}
     if target is not None:
-        body, findings = schema.decode(body, target, defs)
+        body, findings = schema.decode(body, target, defs, structural=not rt.builtin)
         if subresource == "status":
             findings.required.clear()
         found: list[str] = []

@@ -13,13 +13,13 @@ from typing import Any, Self
 from aiohttp import web
 
 from gitops_lifecycle.clock import Clock, SimClock, format_time
-from gitops_lifecycle.simulation.kubeapi import kubeconfig, scenario
+from gitops_lifecycle.simulation.kubeapi import crdfiles, kubeconfig, scenario
 from gitops_lifecycle.simulation.kubeapi.controllers import WorkLoop, standard
 from gitops_lifecycle.simulation.kubeapi.faults import Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.kubelet import Kubelet
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
-from gitops_lifecycle.simulation.kubeapi.resources import ResourceType, by_kind
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 from gitops_lifecycle.simulation.kubeapi.routes import ApiServer, present
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Store, clone
@@ -39,6 +39,11 @@ class SimulatedCluster:
     The Python methods apply the same rules as the HTTP API (they raise `ApiError` where the
     API would answer an error) and return copies, so a caller's edits never leak into the
     store. `create` restores an object as given (status included); the HTTP API does not.
+
+    Custom kinds are served from CustomResourceDefinitions, created through the API like any
+    object. `crds` (files or objects) are loaded at start; by default `crdfiles.BUNDLED`: the
+    project's ProxyConfig CRD (the chart's file) and ExternalSecret, ServiceMonitor and
+    PrometheusRule. `crds=()` gives a cluster that serves only built-in kinds.
     """
 
     def __init__(  # noqa: PLR0913 -- the cluster's options
@@ -50,6 +55,7 @@ class SimulatedCluster:
         strict_namespaces: bool = True,
         kubelet: bool = True,
         controllers: bool = False,
+        crds: Iterable[crdfiles.Source] | None = None,
     ) -> None:
         self.clock = clock or SimClock()
         self.store = Store(history=history)
@@ -61,6 +67,7 @@ class SimulatedCluster:
         self.kubelet = Kubelet(registry=self.registry, clock=self.clock)
         self._run_kubelet = kubelet
         self.ensure_namespaces(*SYSTEM_NAMESPACES)
+        self.load_crds(*(crdfiles.BUNDLED if crds is None else crds))
         self.controllers = [WorkLoop(c, store=self.store, clock=self.clock)
                             for c in standard(self.registry)] if controllers else []
         self._runner: web.AppRunner | None = None
@@ -131,7 +138,7 @@ class SimulatedCluster:
         as for the API; `validate=False` stores what no real server would hand out, for
         tests of a client's robustness.
         """
-        rt = by_kind(obj["apiVersion"], obj["kind"])
+        rt = self.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
         namespace = (obj.get("metadata") or {}).get("namespace")
         if rt.namespaced:
             self.ensure_namespaces(namespace or "default")
@@ -139,9 +146,19 @@ class SimulatedCluster:
                                        validate=validate)
         return present(rt, clone(created))
 
+    def load_crds(self, *sources: crdfiles.Source) -> builtins.list[dict[str, Any]]:
+        """Create CustomResourceDefinitions from files (or objects); their kinds are served
+        at once (a CRD that exists already is left as it is)."""
+        created = []
+        for crd in crdfiles.documents(sources):
+            name = (crd.get("metadata") or {}).get("name", "")
+            if self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) is None:
+                created.append(self.create(crd))
+        return created
+
     def ensure_namespaces(self, *names: str) -> None:
         """Create the namespaces that do not exist yet (objects can only go in existing ones)."""
-        rt = by_kind("v1", "Namespace")
+        rt = self.registry.catalog.by_kind("v1", "Namespace")
         for name in names:
             if self.store.get(rt.store_key, name) is None:
                 self.registry.create(rt, {"metadata": {"name": name}})
@@ -154,7 +171,7 @@ class SimulatedCluster:
         count = 0
         known: set[str] = set()
         for obj in objects:
-            rt = by_kind(obj["apiVersion"], obj["kind"])
+            rt = self.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
             namespace = (obj.get("metadata") or {}).get("namespace")
             if rt.namespaced and namespace and namespace not in known:
                 self.ensure_namespaces(namespace)
@@ -166,7 +183,7 @@ class SimulatedCluster:
     def get(self, api_version: str, kind: str, name: str,
             namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None."""
-        rt = by_kind(api_version, kind)
+        rt = self.registry.catalog.by_kind(api_version, kind)
         found = self.store.get(rt.store_key, _key(rt, namespace, name))
         return None if found is None else present(rt, clone(found))
 
@@ -175,7 +192,7 @@ class SimulatedCluster:
         label_selector: str | None = None, field_selector: str | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """The objects of a kind (in one namespace), in the API's order."""
-        rt = by_kind(api_version, kind)
+        rt = self.registry.catalog.by_kind(api_version, kind)
         match = combine(label_matcher(label_selector),
                         field_matcher(field_selector, rt.field_labels))
         page = list_objects(self.store, rt, ListRequest(namespace=namespace, match=match))
@@ -185,7 +202,7 @@ class SimulatedCluster:
         self, obj: dict[str, Any], *, subresource: str | None = None,
     ) -> dict[str, Any]:
         """PUT semantics: 409 if `metadata.resourceVersion` is set and stale."""
-        rt = by_kind(obj["apiVersion"], obj["kind"])
+        rt = self.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         updated = self.registry.replace(rt, clone(obj), namespace=meta.get("namespace"),
                                         name=meta["name"], subresource=subresource)
@@ -201,7 +218,7 @@ class SimulatedCluster:
         subresource: str | None = None, validate: bool = True,
     ) -> dict[str, Any]:
         """PATCH with `merge`, `json` or `strategic` patch semantics (`validate` as `create`)."""
-        rt = by_kind(api_version, kind)
+        rt = self.registry.catalog.by_kind(api_version, kind)
         patched = self.registry.patch(rt, clone(patch), namespace=namespace, name=name,
                                       content_type=_PATCH_TYPES[patch_type],
                                       subresource=subresource, validate=validate)
@@ -213,7 +230,7 @@ class SimulatedCluster:
         uid: str | None = None, resource_version: str | None = None,
     ) -> dict[str, Any]:
         """DELETE: the object as left (with a deletionTimestamp) or as it was when removed."""
-        rt = by_kind(api_version, kind)
+        rt = self.registry.catalog.by_kind(api_version, kind)
         options = DeleteOptions(grace_period_seconds=grace_period_seconds,
                                 propagation_policy=propagation_policy, uid=uid,
                                 resource_version=resource_version)

@@ -18,6 +18,7 @@ import msgspec
 from gitops_lifecycle.simulation.kubeapi import schema
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _QUERY = ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
 
 
@@ -122,8 +123,28 @@ def _defs(served: list[ResourceType],
     for rt in served:
         body = custom.get((rt.api_version, rt.kind))
         if body is not None:
-            defs[_custom_name(rt)] = {**body, "x-kubernetes-group-version-kind": [_gvk(rt)]}
+            defs[_custom_name(rt)] = _custom_definition(rt, body)
     return defs
+
+
+def _custom_definition(rt: ResourceType, body: dict[str, Any]) -> dict[str, Any]:
+    """A CRD version's schema as the server publishes it: `metadata` is ObjectMeta, and
+    `apiVersion` and `kind` are described (apiextensions-apiserver `builder.BuildOpenAPIV2`)."""
+    properties = dict(body.get("properties") or {})
+    properties["metadata"] = {"$ref": _OBJECT_META, "description": "Standard object's "
+                              "metadata. More info: https://git.k8s.io/community/contributors/"
+                              "devel/sig-architecture/api-conventions.md#metadata"}
+    described = {
+        "apiVersion": "APIVersion defines the versioned schema of this representation of an "
+                      "object.",
+        "kind": "Kind is a string value representing the REST resource this object "
+                "represents.",
+    }
+    for key, text in described.items():
+        properties[key] = {"description": text, "type": "string",
+                           **{k: v for k, v in (properties.get(key) or {}).items()
+                              if k != "type"}}
+    return {**body, "properties": properties, "x-kubernetes-group-version-kind": [_gvk(rt)]}
 
 
 def v2(served: Iterable[ResourceType],

@@ -73,6 +73,12 @@ def _event(obj: Obj, now: float, human: Callable[[float], str]) -> list[Any]:
             obj["metadata"]["name"]]
 
 
+def _crd(obj: Obj, now: float, human: Callable[[float], str]) -> list[Any]:
+    """apiextensions-apiserver's CRD table: the creation time as written, not an age."""
+    del now, human
+    return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
+
+
 PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Cells]] = {
     ("", "Pod"): ([
         column("Name", fmt="name"), column("Ready"), column("Status"),
@@ -88,4 +94,6 @@ PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Cells]] = {
         column("Subobject", priority=1), column("Source", priority=1), column("Message"),
         column("First Seen", priority=1), column("Count", "integer", priority=1),
         column("Name", fmt="name", priority=1)], _event),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): ([
+        column("Name", fmt="name"), column("Created At", "date")], _crd),
 }

@@ -15,13 +15,15 @@ from typing import Any
 from gitops_lifecycle.clock import Clock, format_time, parse_time
 from gitops_lifecycle.simulation.kubeapi import (
     admission,
+    apiextensions,
     conversion,
     errors,
     fieldmanager,
     patching,
 )
+from gitops_lifecycle.simulation.kubeapi.catalog import BUILTIN, Catalog
 from gitops_lifecycle.simulation.kubeapi.defaults import SERVICE_CIDR
-from gitops_lifecycle.simulation.kubeapi.resources import RESOURCES, ResourceType
+from gitops_lifecycle.simulation.kubeapi.resources import CRDS, ResourceType
 from gitops_lifecycle.simulation.kubeapi.store import Obj, Store, object_key
 
 FOREGROUND = "foregroundDeletion"
@@ -37,9 +39,7 @@ CREATE_ON_UPDATE = frozenset({("coordination.k8s.io", "Lease"), ("", "Event"),
 CONDITIONAL_ONLY = frozenset({("coordination.k8s.io", "Lease"),
                               ("apiextensions.k8s.io", "CustomResourceDefinition")})
 
-CANONICAL: dict[str, ResourceType] = {}
-for _resource in RESOURCES:
-    CANONICAL.setdefault(_resource.store_key, _resource)
+CANONICAL = BUILTIN  # the built-in storages (`Registry.catalog` knows the custom ones too)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,8 @@ class Registry:
         self._dependents: dict[str, set[tuple[str, str]]] = {}
         self._terminating_namespaces: set[str] = set()
         self._last_stamp: tuple[int, str] = (-1, "")
-        self.schema_lookup: admission.SchemaLookup | None = None  # custom resources' schemas
+        self.catalog = Catalog()
+        self.schema_lookup: admission.SchemaLookup | None = self.catalog.schema
         self._next_ip = 9
 
     def _timestamp(self) -> str:
@@ -173,6 +174,8 @@ class Registry:
         self.store.commit(rt.store_key, key, obj, rv=rv)
         self._by_uid[meta["uid"]] = (rt.store_key, key)
         self._reindex_owners(rt.store_key, key, old, obj)
+        if rt is CRDS and not meta.get("deletionTimestamp"):
+            self.catalog.define(obj)
         return obj
 
     def _reindex_owners(self, store: str, key: str, old: Obj | None, new: Obj | None) -> None:
@@ -193,6 +196,7 @@ class Registry:
         the way seeding a scenario or restoring a backup needs them.
         """
         obj = {k: v for k, v in body.items() if k not in ("kind", "apiVersion")}
+        self._check_crd_live(rt)
         meta = self._named(rt, self._place(rt, dict(obj.get("metadata") or {}), namespace),
                            restore=restore)
         key = object_key(meta.get("namespace"), meta["name"])
@@ -216,6 +220,8 @@ class Registry:
         if self.store.get(rt.store_key, key) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         self._default_status(rt, obj)
+        if rt is CRDS:
+            self._crd_status(obj)
         if dry_run:
             return obj
         return self._commit(rt, obj, None)
@@ -254,6 +260,21 @@ class Registry:
                                   f"namespace {namespace} because it is being terminated")
         if self.strict_namespaces and self.store.get("/namespaces", namespace) is None:
             raise errors.not_found("namespaces", "", namespace)
+
+    def _check_crd_live(self, rt: ResourceType) -> None:
+        """No new objects of a CRD that is being deleted (the customresource handler)."""
+        crd = self.store.get(CRDS.store_key, rt.crd) if rt.crd else None
+        if crd is not None and crd["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(405, "MethodNotAllowed", "create not allowed while custom "
+                                  "resource definition is terminating")
+
+    def _crd_status(self, crd: Obj) -> None:
+        """What the naming and establishing controllers write to a CRD's status."""
+        others = list(self.store.objects(CRDS.store_key).values())
+        conflict = apiextensions.name_conflict(crd, others)
+        crd["status"] = apiextensions.status(
+            crd, conflict, self._timestamp(),
+            terminating=bool(crd["metadata"].get("deletionTimestamp")))
 
     def _default_status(self, rt: ResourceType, obj: Obj) -> None:
         if rt.kind == "Pod" and not rt.group:
@@ -374,6 +395,8 @@ class Registry:
             meta.pop("finalizers", None)
         if rt.generation and _spec_of(new) != _spec_of(current):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        if rt is CRDS:
+            self._crd_status(new)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if new == current or dry_run:
             return current if new == current else new
@@ -412,6 +435,8 @@ class Registry:
             finalizers.append(FOREGROUND)
         if rt.kind == "Namespace":
             return self._terminate_namespace(rt, current)
+        if rt is CRDS:
+            return self._terminate_crd(current, finalizers)
         if grace == 0 and not finalizers:
             return self._remove(rt, current)
         obj = self._mark_deleted(rt, current, grace=grace, finalizers=finalizers)
@@ -476,6 +501,10 @@ class Registry:
         self._release_owners(current)
         if meta.get("namespace") in self._terminating_namespaces:
             self._finish_namespace(meta["namespace"])
+        if rt is CRDS:
+            self.catalog.forget(meta["name"])
+        elif rt.crd:
+            self._finish_crd(rt.crd)
         return change.obj
 
     # -- garbage collection ----------------------------------------------------------------
@@ -484,7 +513,7 @@ class Registry:
         for store, key in sorted(self._dependents.pop(uid, set())):
             dependent = self.store.get(store, key)
             if dependent is not None:
-                self._drop_owner(CANONICAL[store], dependent, uid)
+                self._drop_owner(self.catalog.storage(store), dependent, uid)
 
     def _drop_owner(self, rt: ResourceType, dependent: Obj, uid: str) -> None:
         refs = [ref for ref in dependent["metadata"].get("ownerReferences") or ()
@@ -500,7 +529,7 @@ class Registry:
             dependent = self.store.get(store, key)
             if dependent is None or dependent["metadata"].get("deletionTimestamp"):
                 continue
-            rt = CANONICAL[store]
+            rt = self.catalog.storage(store)
             alive = _owner_uids(dependent) - {uid}
             if any(self.by_uid(owner) is not None for owner in alive):
                 if self.by_uid(uid) is None:
@@ -521,7 +550,7 @@ class Registry:
             store, _ = self._by_uid[uid]
             meta = dict(owner["metadata"])
             meta["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
-            self._write(CANONICAL[store], owner, {**owner, "metadata": meta})
+            self._write(self.catalog.storage(store), owner, {**owner, "metadata": meta})
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -533,8 +562,7 @@ class Registry:
                "status": {"phase": "Terminating"}}
         obj = self._commit(rt, obj, current)
         self._terminating_namespaces.add(name)
-        for store in list(CANONICAL):
-            rt_in = CANONICAL[store]
+        for store, rt_in in self.catalog.storages().items():
             if not rt_in.namespaced:
                 continue
             for _, obj_in in list(self.store.iterate(store, start="", rv=self.store.rv,
@@ -546,7 +574,7 @@ class Registry:
         return self.store.get(rt.store_key, name) or obj
 
     def _finish_namespace(self, name: str) -> None:
-        for store, rt in CANONICAL.items():
+        for store, rt in self.catalog.storages().items():
             if rt.namespaced and next(
                 self.store.iterate(store, start="", rv=self.store.rv, prefix=f"{name}/"), None
             ):
@@ -554,4 +582,41 @@ class Registry:
         self._terminating_namespaces.discard(name)
         namespace = self.store.get("/namespaces", name)
         if namespace is not None:
-            self._remove(CANONICAL["/namespaces"], namespace)
+            self._remove(BUILTIN["/namespaces"], namespace)
+
+    # -- CustomResourceDefinitions ---------------------------------------------------------
+
+    def _terminate_crd(self, crd: Obj, finalizers: list[str]) -> Obj:
+        """Deleting a CRD deletes its objects first (the finalizer the server adds and its
+        `crdFinalizer` controller); the CRD goes with the last of them."""
+        name = crd["metadata"]["name"]
+        if apiextensions.CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(apiextensions.CLEANUP_FINALIZER)
+        meta = {**crd["metadata"], "deletionTimestamp": self._timestamp(),
+                "deletionGracePeriodSeconds": 0, "finalizers": finalizers}
+        marked = {**crd, "metadata": meta}
+        self._crd_status(marked)
+        self._commit(CRDS, marked, crd)
+        for rt in self.catalog.of_crd(name)[:1]:
+            for _, obj in list(self.store.iterate(rt.store_key, start="", rv=self.store.rv,
+                                                  prefix="")):
+                if not obj["metadata"].get("deletionTimestamp"):
+                    self.delete(rt, namespace=obj["metadata"].get("namespace"),
+                                name=obj["metadata"]["name"],
+                                options=DeleteOptions(propagation_policy="Background"))
+        self._finish_crd(name)
+        return self.store.get(CRDS.store_key, name) or marked
+
+    def _finish_crd(self, name: str) -> None:
+        """Remove a terminating CRD once none of its objects is left."""
+        crd = self.store.get(CRDS.store_key, name)
+        if crd is None or not crd["metadata"].get("deletionTimestamp"):
+            return
+        for rt in self.catalog.of_crd(name)[:1]:
+            if next(self.store.iterate(rt.store_key, start="", rv=self.store.rv, prefix=""),
+                    None):
+                return
+        meta = dict(crd["metadata"])
+        meta["finalizers"] = [f for f in meta.get("finalizers") or ()
+                              if f != apiextensions.CLEANUP_FINALIZER]
+        self._write(CRDS, crd, {**crd, "metadata": meta})

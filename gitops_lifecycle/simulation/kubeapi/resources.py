@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -24,6 +25,9 @@ _GENERATION_KINDS = frozenset({("", "ReplicationController"),
                                ("apiextensions.k8s.io", "CustomResourceDefinition")})
 
 
+ALL = ("all",)
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """One served resource: where it lives in the API and how the server treats it."""
@@ -39,6 +43,13 @@ class ResourceType:
     fields: frozenset[str] = frozenset()
     orphan_by_default: bool = False  # default propagation is Orphan (batch/v1 Jobs)
     storage: str = ""  # resources of several versions share one storage
+    categories: tuple[str, ...] = ()  # `kubectl get all` asks for the category `all`
+    # Served from a CustomResourceDefinition: its name, the version's schema, printer
+    # columns and scale subresource (none for built-in kinds).
+    crd: str = ""
+    schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    scale: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -78,25 +89,29 @@ RESOURCES: tuple[ResourceType, ...] = (
                  status=True, fields=frozenset({"status.phase"})),
     ResourceType("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), status=True,
                  fields=frozenset({"spec.unschedulable"})),
-    ResourceType("", "v1", "pods", "Pod", short_names=("po",), status=True, fields=_POD_FIELDS),
-    ResourceType("", "v1", "services", "Service", short_names=("svc",), status=True),
+    ResourceType("", "v1", "pods", "Pod", short_names=("po",), status=True, fields=_POD_FIELDS,
+                 categories=ALL),
+    ResourceType("", "v1", "services", "Service", short_names=("svc",), status=True,
+                 categories=ALL),
     ResourceType("", "v1", "secrets", "Secret", fields=frozenset({"type"})),
     ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     ResourceType("", "v1", "events", "Event", short_names=("ev",), fields=_EVENT_FIELDS),
     ResourceType("", "v1", "replicationcontrollers", "ReplicationController",
-                 short_names=("rc",), status=True),
+                 short_names=("rc",), status=True, categories=ALL),
     ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
                  short_names=("pvc",), status=True),
     ResourceType("batch", "v1", "jobs", "Job", status=True, orphan_by_default=True,
-                 fields=frozenset({"status.successful"})),
-    ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), status=True),
+                 fields=frozenset({"status.successful"}), categories=ALL),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), status=True,
+                 categories=ALL),
     ResourceType("apps", "v1", "deployments", "Deployment", short_names=("deploy",),
-                 status=True),
+                 status=True, categories=ALL),
     ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), status=True,
-                 fields=frozenset({"status.replicas"})),
-    ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), status=True),
+                 fields=frozenset({"status.replicas"}), categories=ALL),
+    ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), status=True,
+                 categories=ALL),
     ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",),
-                 status=True),
+                 status=True, categories=ALL),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     # What the chart installs beside the daemon's own kinds.
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
@@ -110,10 +125,6 @@ RESOURCES: tuple[ResourceType, ...] = (
                  short_names=("pdb",), status=True),
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy",
                  short_names=("netpol",)),
-    ResourceType("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor",
-                 short_names=("smon",), builtin=False),
-    ResourceType("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule",
-                 short_names=("promrule",), builtin=False),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",),
                  fields=frozenset({"reason", "type", "reportingController", "regarding.kind",
                                    "regarding.namespace", "regarding.name", "regarding.uid"}),
@@ -121,24 +132,11 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                  "CustomResourceDefinition", namespaced=False, short_names=("crd", "crds"),
                  status=True),
-    ResourceType("gitops.io", "v1", "proxyconfigs", "ProxyConfig", status=True, builtin=False),
-    ResourceType("external-secrets.io", "v1", "externalsecrets", "ExternalSecret",
-                 short_names=("es",), status=True, builtin=False),
-    ResourceType("external-secrets.io", "v1beta1", "externalsecrets", "ExternalSecret",
-                 short_names=("es",), status=True, builtin=False),
 )
+# Custom kinds are not listed here: CustomResourceDefinitions make them served (`catalog`).
 
-BY_PATH: dict[tuple[str, str, str], ResourceType] = {
-    (r.group, r.version, r.plural): r for r in RESOURCES
-}
 BY_KIND: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
-
-# Group versions in the order discovery lists them; the first version is the preferred one.
-GROUP_VERSIONS: dict[str, list[str]] = {}
-for _resource in RESOURCES:
-    _versions = GROUP_VERSIONS.setdefault(_resource.group, [])
-    if _resource.version not in _versions:
-        _versions.append(_resource.version)
+CRDS = BY_KIND["apiextensions.k8s.io/v1", "CustomResourceDefinition"]
 
 
 class UnknownKindError(KeyError):
@@ -146,7 +144,8 @@ class UnknownKindError(KeyError):
 
 
 def by_kind(api_version: str, kind: str) -> ResourceType:
-    """The resource of an `apiVersion` and `kind`."""
+    """The built-in resource of an `apiVersion` and `kind` (`Catalog.by_kind` knows custom
+    resources too)."""
     try:
         return BY_KIND[api_version, kind]
     except KeyError as exc:

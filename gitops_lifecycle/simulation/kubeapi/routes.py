@@ -21,14 +21,17 @@ from gitops_lifecycle.simulation.kubeapi import (
     errors,
     listoptions,
     openapi,
+    patching,
     reviews,
+    scale,
     tables,
 )
+from gitops_lifecycle.simulation.kubeapi.catalog import Catalog
 from gitops_lifecycle.simulation.kubeapi.faults import REQUEST_LISTENERS, Faults, RequestRecord
 from gitops_lifecycle.simulation.kubeapi.fieldmanager import manager_of
 from gitops_lifecycle.simulation.kubeapi.paging import ListRequest, list_objects
 from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry, Write
-from gitops_lifecycle.simulation.kubeapi.resources import BY_PATH, RESOURCES, ResourceType
+from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 from gitops_lifecycle.simulation.kubeapi.selectors import combine, field_matcher, label_matcher
 from gitops_lifecycle.simulation.kubeapi.store import Obj
 from gitops_lifecycle.simulation.kubeapi.watching import (
@@ -40,7 +43,7 @@ from gitops_lifecycle.simulation.kubeapi.watching import (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_SUBRESOURCES = frozenset({"status", "eviction", "finalize"})
+_SUBRESOURCES = frozenset({"status", "eviction", "finalize", "scale"})
 _RECORD: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("request_record")
 
 
@@ -79,7 +82,7 @@ class Target:
     watch: bool
 
 
-def _parse(group: str, version: str, parts: list[str]) -> Target | None:
+def _parse(catalog: Catalog, group: str, version: str, parts: list[str]) -> Target | None:
     watch = bool(parts) and parts[0] == "watch"
     if watch:
         parts = parts[1:]
@@ -88,7 +91,7 @@ def _parse(group: str, version: str, parts: list[str]) -> Target | None:
         namespace, parts = parts[1], parts[2:]
     if not parts or len(parts) > 3:
         return None
-    rt = BY_PATH.get((group, version, parts[0]))
+    rt = catalog.by_path(group, version, parts[0])
     if rt is None or (namespace is not None and not rt.namespaced):
         return None
     name = parts[1] if len(parts) > 1 else None
@@ -168,11 +171,11 @@ class ApiServer:
 
     def served(self) -> list[ResourceType]:
         """Every resource the server serves now."""
-        return list(RESOURCES)
+        return list(self.registry.catalog.resources)
 
     def custom_schemas(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The schemas of custom resources, by (apiVersion, kind)."""
-        return {}
+        return self.registry.catalog.custom_schemas()
 
     async def _openapi_v2(self, _: web.Request) -> web.Response:
         return json_response(openapi.v2(self.served(), self.custom_schemas()))
@@ -192,9 +195,9 @@ class ApiServer:
     async def _groups(self, request: web.Request) -> web.StreamResponse:
         group, version = request.match_info.get("group"), request.match_info.get("version")
         if group is None:
-            return json_response(discovery.group_list())
+            return json_response(discovery.group_list(self.registry.catalog))
         if version is None:
-            return _or_404(discovery.group(group), request)
+            return _or_404(discovery.group(self.registry.catalog, group), request)
         review = reviews.answer(group, version, request.match_info.get("tail", ""))
         if review is not None and request.method == "POST":
             return json_response(review(await _body(request)), status=201)
@@ -205,8 +208,9 @@ class ApiServer:
         tail = request.match_info.get("tail", "")
         parts = [part for part in tail.split("/") if part]
         if not parts:
-            return _or_404(discovery.resource_list(group, version), request)
-        target = _parse(group, version, parts)
+            return _or_404(discovery.resource_list(self.registry.catalog, group, version),
+                           request)
+        target = _parse(self.registry.catalog, group, version, parts)
         if target is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested "
                                   "resource")
@@ -333,11 +337,13 @@ class ApiServer:
         assert name is not None
         namespace, method, query = target.namespace, request.method, request.query
         if sub is not None and (sub not in _SUBRESOURCES or
-                                (sub == "status" and not rt.status)):
+                                (sub == "status" and not rt.status) or
+                                (sub == "scale" and rt.scale is None)):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested "
                                   "resource")
-        if sub == "eviction":
-            return await self._evict(request, target)
+        special = {"eviction": self._evict, "scale": self._scale}.get(sub or "")
+        if special is not None:
+            return await special(request, target)
         if method == "GET":
             return json_response(present(rt, self.registry.get(rt, namespace, name)))
         if method == "PUT":
@@ -356,6 +362,23 @@ class ApiServer:
                 return json_response(present(rt, obj))
             return json_response(_deleted(rt, obj))
         raise errors.method_not_allowed(f"{method} is not supported on an object")
+
+    async def _scale(self, request: web.Request, target: Target) -> web.Response:
+        """The scale subresource of a custom resource."""
+        rt, name, method = target.rt, target.name, request.method
+        assert name is not None
+        current = self.registry.get(rt, target.namespace, name)
+        if method == "GET":
+            return json_response(scale.view(rt, current))
+        if method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed(f"{method} is not supported on scale")
+        body = await _body(request)
+        wanted = body if method == "PUT" else patching.apply(
+            scale.view(rt, current), body, request.headers.get("Content-Type", ""))
+        updated = self.registry.replace(
+            rt, scale.with_replicas(rt, current, wanted), namespace=target.namespace,
+            name=name, dry_run=_dry_run(request.query))
+        return json_response(scale.view(rt, updated))
 
     async def _patch(self, request: web.Request, target: Target) -> web.Response:
         rt, query, name = target.rt, request.query, target.name

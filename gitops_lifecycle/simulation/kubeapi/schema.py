@@ -14,16 +14,24 @@ what this module does, driven by the OpenAPI definitions of the release it repor
 - a field the type requires (its `required` list, outside `status`) that is missing is a
   422 `Required value` cause, as `field.Required` answers in the API's validation.
 
-Custom resources use the same walk over their CRD's `openAPIV3Schema` (`structural`).
+Custom resources use the same walk over their CRD's `openAPIV3Schema`, with the rules of a
+structural schema (k8s.io/apiextensions-apiserver `pkg/apiserver/schema`, and the value
+validation of `pkg/apiserver/validation`): `default`s are filled in, unknown fields are
+pruned unless `x-kubernetes-preserve-unknown-fields`, and a value of the wrong type, outside
+its `enum`, `pattern`, `minimum`/`maximum`, `minLength`/`maxLength` or `minItems`/`maxItems`
+is a 422 cause naming the field (`field.TypeInvalid`, `NotSupported`, `Invalid`, `TooLong`,
+`TooMany`). Strings are kept as sent (a `date-time` is checked, not re-written).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import gzip
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -85,6 +93,7 @@ class Findings:
     malformed: list[str] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
     invalid: list[tuple[str, Any, str]] = field(default_factory=list)  # path, value, message
+    violations: list[tuple[str, str, str]] = field(default_factory=list)  # path, reason, text
 
 
 def _join(path: str, key: str) -> str:
@@ -111,9 +120,11 @@ def _parse_time(text: str) -> datetime | None:
 class Walker:
     """Decodes one object against a schema, collecting `Findings`."""
 
-    def __init__(self, defs: dict[str, Any], findings: Findings) -> None:
+    def __init__(self, defs: dict[str, Any], findings: Findings, *,
+                 structural: bool = False) -> None:
         self.defs = defs
         self.findings = findings
+        self.structural = structural  # a CRD's schema: defaults, value validation
 
     def resolve(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
         ref = schema.get("$ref")
@@ -144,6 +155,8 @@ class Walker:
     def _array(self, value: Any, schema: dict[str, Any], path: str, *, in_status: bool) -> Any:
         if not isinstance(value, list):
             return self._malformed(value, path, "array")
+        if self.structural:
+            self._bounds(len(value), schema, path, value, items=True)
         items = schema.get("items") or {}
         return [self.walk(item, items, f"{path}[{index}]", in_status=in_status)
                 for index, item in enumerate(value)]
@@ -151,10 +164,15 @@ class Walker:
     def _scalar(self, value: Any, kind: str, schema: dict[str, Any], path: str) -> Any:
         accepts = _SCALARS.get(kind)
         if accepts is None or accepts(value):
+            if self.structural and kind in ("integer", "number"):
+                self._bounds(value, schema, path, value)
+            if self.structural and kind != "int-or-string":
+                self._enum(value, schema, path)
             return value
         if kind == "integer" and isinstance(value, float) and value.is_integer():
             return int(value)
-        return self._malformed(value, path, schema.get("format") or kind)
+        return self._malformed(value, path,
+                               kind if self.structural else schema.get("format") or kind)
 
     def _object(self, value: Any, schema: dict[str, Any], name: str, path: str, *,
                 in_status: bool) -> Any:
@@ -166,6 +184,8 @@ class Walker:
         if properties is None and not isinstance(extra, dict):
             return value
         out: dict[str, Any] = {}
+        if self.structural and properties:
+            value = _defaulted(value, properties)
         for key, item in value.items():
             sub = _join(path, key)
             if item is None:
@@ -191,6 +211,8 @@ class Walker:
     def _string(self, value: Any, schema: dict[str, Any], path: str) -> Any:
         if not isinstance(value, str):
             return self._malformed(value, path, "string")
+        if self.structural:
+            return self._custom_string(value, schema, path)
         if schema.get("format") == "byte":
             try:
                 base64.b64decode(value, validate=True)
@@ -218,20 +240,99 @@ class Walker:
             return value
         return _format_time(moment, micro)
 
+    def _custom_string(self, value: str, schema: dict[str, Any], path: str) -> str:
+        """A string of a custom resource: kept as sent, checked against its schema."""
+        self._bounds(len(value), schema, path, value, length=True)
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and not re.search(pattern, value):
+            self._violation(path, value, f"should match '{pattern}'")
+        if schema.get("format") == "date-time" and _parse_time(value) is None:
+            self._violation(path, value, f"must be of type date-time: {json.dumps(value)}")
+        self._enum(value, schema, path)
+        return value
+
+    def _enum(self, value: Any, schema: dict[str, Any], path: str) -> None:
+        enum = schema.get("enum")
+        if enum and value not in enum:
+            supported = ", ".join(json.dumps(e) for e in enum)
+            self._add(path, "FieldValueNotSupported",
+                      f"Unsupported value: {json.dumps(value)}: supported values: {supported}")
+
+    def _bounds(self, size: float, schema: dict[str, Any], path: str,  # noqa: PLR0913
+                value: Any, *, length: bool = False, items: bool = False) -> None:
+        """minimum/maximum, minLength/maxLength or minItems/maxItems, as kube-openapi's
+        validator words them."""
+        low, high = ("minLength", "maxLength") if length else \
+            ("minItems", "maxItems") if items else ("minimum", "maximum")
+        most, least = schema.get(high), schema.get(low)
+        if most is not None and size > most:
+            if length:
+                self._add(path, "FieldValueTooLong", f"Too long: may not be more than {most} "
+                          "bytes")
+            elif items:
+                self._add(path, "FieldValueTooMany",
+                          f"Too many: {size}: must have at most {most} items")
+            else:
+                self._violation(path, value, f"should be less than or equal to {most}")
+        if least is not None and size < least:
+            self._violation(path, value, f"should be at least {least} chars long" if length
+                            else f"should have at least {least} items" if items
+                            else f"should be greater than or equal to {least}")
+
+    def _violation(self, path: str, value: Any, detail: str) -> None:
+        self._add(path, "FieldValueInvalid", f"Invalid value: {_shown(value)}: {path} in body "
+                  f"{detail}")
+
+    def _add(self, path: str, reason: str, message: str) -> None:
+        self.findings.violations.append((path, reason, message))
+
     def _malformed(self, value: Any, path: str, expected: str) -> Any:
+        if self.structural:
+            wanted = _OPENAPI_TYPES.get(expected, expected)
+            self._add(path, "FieldValueTypeInvalid", f"Invalid value: {_shown(value)}: {path} "
+                      f"in body must be of type {wanted}: {_shown(value)}")
+            return value
         got = _JSON_TYPES.get(type(value), "value")
         self.findings.malformed.append(
             f"json: cannot unmarshal {got} into Go struct field .{path} of type {expected}")
         return value
 
 
+def _defaulted(value: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with the `default` of each property it lacks (or has as null)."""
+    value = dict(value)
+    for key, prop in properties.items():
+        if isinstance(prop, dict) and "default" in prop and value.get(key) is None:
+            value[key] = copy.deepcopy(prop["default"])
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value as Go's `%#v` shows it in a cause (`"text"`, `3`, `[]interface {}{...}`)."""
+    if isinstance(value, dict):
+        return "map[string]interface {}{...}"
+    if isinstance(value, list):
+        return "[]interface {}{...}"
+    return json.dumps(value)
+
+
+_OPENAPI_TYPES = {"bool": "boolean", "Time": "string"}
+
+
 def decode(obj: dict[str, Any], schema: dict[str, Any],
-           defs: dict[str, Any] | None = None) -> tuple[dict[str, Any], Findings]:
-    """The object as the server keeps it (unknown fields dropped, times re-written)."""
+           defs: dict[str, Any] | None = None, *,
+           structural: bool = False) -> tuple[dict[str, Any], Findings]:
+    """The object as the server keeps it (unknown fields dropped, times re-written; with
+    `structural`, a CRD's schema: defaults filled in and values validated)."""
     findings = Findings()
-    walker = Walker(definitions() if defs is None else defs, findings)
+    walker = Walker(definitions() if defs is None else defs, findings, structural=structural)
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
     resolved, _ = walker.resolve(schema)
+    if structural and resolved.get("properties") is not None:
+        # every custom resource has ObjectMeta, whatever its schema says (validated apart)
+        resolved = {**resolved, "properties": {**resolved["properties"],
+                                               "metadata": {"type": "object"}}}
+        schema = resolved
     spec_schema = (resolved.get("properties") or {}).get("spec")
     if spec_schema is not None and "spec" not in body and _has_required(walker, spec_schema):
         body["spec"] = {}  # a missing spec decodes as an empty one, and is judged as such
@@ -263,5 +364,7 @@ def raise_for(  # noqa: PLR0913 -- what the answer names
               for path in findings.required]
     causes += [errors.cause("FieldValueNotSupported", message, path)
                for path, _, message in findings.invalid]
+    causes += [errors.cause(reason, message, path)
+               for path, reason, message in findings.violations]
     if causes:
         raise errors.invalid_causes(kind, group, name, causes)

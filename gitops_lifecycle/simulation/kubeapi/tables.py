@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gitops_lifecycle.clock import parse_time
-from gitops_lifecycle.simulation.kubeapi import printers
+from gitops_lifecycle.simulation.kubeapi import columns, printers
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
 _COLUMNS = [
@@ -55,7 +55,9 @@ def _row(rt: ResourceType | None, obj: dict[str, Any], now: float,
          include: str = "Metadata") -> dict[str, Any]:
     meta = obj["metadata"]
     printer = printers.PRINTERS.get((rt.group if rt else "", rt.kind if rt else ""))
-    if printer is not None:
+    if rt is not None and rt.crd:
+        cells = columns.cells(rt, obj, now, human_age)
+    elif printer is not None:
         cells = printer[1](obj, now, human_age)
     else:
         created = parse_time(meta.get("creationTimestamp")) or now
@@ -70,6 +72,8 @@ def _row(rt: ResourceType | None, obj: dict[str, Any], now: float,
 
 
 def _columns(rt: ResourceType | None) -> list[dict[str, Any]]:
+    if rt is not None and rt.crd:
+        return columns.definitions(rt)
     printer = printers.PRINTERS.get((rt.group, rt.kind)) if rt else None
     return printer[0] if printer is not None else _COLUMNS
 

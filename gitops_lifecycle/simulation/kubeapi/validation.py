@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from gitops_lifecycle.simulation.kubeapi import apiextensions
 from gitops_lifecycle.simulation.kubeapi.errors import cause
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
@@ -350,6 +351,7 @@ _RULES: dict[tuple[str, str], Rule] = {
     ("apps", "StatefulSet"): _workload,
     ("apps", "DaemonSet"): _workload,
     ("batch", "Job"): _job,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): apiextensions.validate,
 }
 
 
