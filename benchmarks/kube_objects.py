@@ -12,6 +12,8 @@ import uuid
 from typing import Any
 
 _rng = random.Random(42)
+NAMESPACES = tuple(f"team-{i}" for i in range(50))
+"""The namespaces the objects are spread over."""
 
 
 def _uid() -> str:
@@ -70,7 +72,7 @@ def job(i: int) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {
-            "name": name, "namespace": f"team-{i % 50}", "uid": uid, "generation": 1,
+            "name": name, "namespace": NAMESPACES[i % 50], "uid": uid, "generation": 1,
             "creationTimestamp": timestamp(i),
             "labels": {"app.kubernetes.io/name": "data-export",
                        "app.kubernetes.io/instance": f"export-{i % 13}", **labels},
@@ -195,7 +197,7 @@ def pod(i: int) -> dict[str, Any]:
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
             "name": f"{replica_set}-{_hex(5)}", "generateName": f"{replica_set}-",
-            "namespace": f"team-{i % 50}", "uid": _uid(), "creationTimestamp": timestamp(i),
+            "namespace": NAMESPACES[i % 50], "uid": _uid(), "creationTimestamp": timestamp(i),
             "labels": {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web",
                        "pod-template-hash": "7d9f8b6c4"},
             "annotations": {"kubectl.kubernetes.io/restartedAt": timestamp(i),

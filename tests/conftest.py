@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Every reader of labels and annotations declares its keys when imported (`kube.kept`), and
+# caches keep no other: the daemon imports them all before any informer lists, and so do the
+# tests, whichever of them run.
+import gitops_lifecycle.daemon  # noqa: F401
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.settings import KubernetesSettings

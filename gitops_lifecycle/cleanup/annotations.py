@@ -20,26 +20,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gitops_lifecycle.durations import parse_duration
+from gitops_lifecycle.kube import kept
 
-OPT_OUT = "gitops.io/cleanup"
-TTL = "gitops.io/cleanup-ttl"
+# Each key is declared to the informers' caches (`kube.kept`), which keep no other.
+OPT_OUT = kept.annotation("gitops.io/cleanup")
+TTL = kept.annotation("gitops.io/cleanup-ttl")
 
 FLUX_KUSTOMIZATION_LABELS = (
-    "kustomize.toolkit.fluxcd.io/name",
-    "kustomize.toolkit.fluxcd.io/namespace",
+    kept.label("kustomize.toolkit.fluxcd.io/name"),
+    kept.label("kustomize.toolkit.fluxcd.io/namespace"),
 )
-FLUX_HELMRELEASE_LABEL = "helm.toolkit.fluxcd.io/name"
+FLUX_HELMRELEASE_LABEL = kept.label("helm.toolkit.fluxcd.io/name")
 """Set by Flux's helm-controller on everything a HelmRelease installs (drift detection may
 re-create it)."""
-ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-ARGOCD_INSTANCE_LABELS = ("argocd.argoproj.io/instance", "app.kubernetes.io/instance")
+ARGOCD_TRACKING_ANNOTATION = kept.annotation("argocd.argoproj.io/tracking-id")
+ARGOCD_INSTANCE_LABELS = (kept.label("argocd.argoproj.io/instance"),
+                          kept.label("app.kubernetes.io/instance"))
 """Argo CD's tracking labels: its default key, `app.kubernetes.io/instance`, and the one it
 may be configured with. A Helm chart sets the default key too: such a Job is skipped unless
 `jobs.includeGitopsManaged` (with self-heal on, Argo CD would re-create and re-run it)."""
-HELM_HOOK = "helm.sh/hook"
+HELM_HOOK = kept.annotation("helm.sh/hook")
 """A Helm hook: its `helm.sh/hook-delete-policy` decides when it goes, not this daemon."""
 
-DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+DEPLOYMENT_REVISION = kept.annotation("deployment.kubernetes.io/revision")
 """Set by the Deployment controller on a Deployment and each of its ReplicaSets."""
 
 

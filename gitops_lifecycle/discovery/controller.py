@@ -28,7 +28,7 @@ from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery import ownership
 from gitops_lifecycle.discovery.desired import Defaults
 from gitops_lifecycle.discovery.ensure import Context, Ensurer, Stop
-from gitops_lifecycle.discovery.orphans import owned_total
+from gitops_lifecycle.discovery.orphans import PROVIDERS, owned_total
 from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
 from gitops_lifecycle.discovery.plan import Step, plan
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
@@ -387,7 +387,7 @@ class ProxyConfigController:
         if provider is None and application is None:
             return
         total = owned_total(self.view, self.settings.authentik.cluster_name)
-        if not self.guard.admit(FINALIZER_POLICY, total=total):
+        if not self.guard.admit(FINALIZER_POLICY, total=total, kind=PROVIDERS):
             window = self.settings.cleanup.blast_radius.window
             raise GuardStoppedError(
                 f"the blast-radius guard stopped deletions in Authentik (too many within "

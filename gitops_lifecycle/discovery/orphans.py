@@ -38,6 +38,8 @@ from gitops_lifecycle.settings import NamespaceScope, Settings
 log = logs.get("discovery.orphans")
 
 POLICY = "orphanedProviders"
+PROVIDERS = "authentik-providers"
+"""The kind the blast-radius guard counts orphan and finalizer deletions under (once)."""
 STATE_CONFIGMAP = "gitops-lifecycle-orphaned-providers"
 
 
@@ -293,7 +295,7 @@ class OrphanCollector:
             return False
         # Every deletion counts against the blast radius over its window, not only the sweep
         # it belongs to: small sweeps one after another are judged together.
-        if not self.guard.admit(POLICY, total=total):
+        if not self.guard.admit(POLICY, total=total, kind=PROVIDERS):
             log.warning("orphaned provider not deleted: the blast-radius guard stopped the "
                         "policy", what=what, proxyconfig=candidate.source)
             return False

@@ -20,6 +20,7 @@ from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.discovery.records import ProxyConfig, Ref
 from gitops_lifecycle.discovery.term import Term, within
+from gitops_lifecycle.kube import kept
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
 from gitops_lifecycle.kube.events import EventRecorder
@@ -34,9 +35,10 @@ log = logs.get("discovery.services")
 POLICY = "serviceProxyConfigs"
 """The blast-radius guard's (and dry-run's) name for ProxyConfigs deleted with their Service."""
 
-LABEL = "authentik.io/proxy"
+# Declared to the informers' caches (`kube.kept`), which keep no other labels or annotations.
+LABEL = kept.label("authentik.io/proxy")
 SELECTOR = f"{LABEL}=enabled"
-PREFIX = "authentik.io/"
+PREFIX = kept.annotation_prefix("authentik.io/")
 _SPEC_ANNOTATIONS = {
     "external-host": "externalHost", "internal-host": "internalHost", "port": "port",
     "protocol": "protocol",
@@ -202,7 +204,7 @@ class ServiceController:
             return DONE
         total = sum(1 for pc in self.proxyconfigs.values()
                     if any(ref.kind == "Service" for ref in pc.metadata.owner_references))
-        if not self.guard.admit(POLICY, total=total):
+        if not self.guard.admit(POLICY, total=total, kind="proxyconfigs"):
             log.warning("ProxyConfig of an unlabelled Service not deleted: the blast-radius "
                         "guard stopped these deletions", key=proxyconfig.key)
             released = self.guard.released_at(POLICY) - self.clock.monotonic()

@@ -23,7 +23,7 @@ import contextlib
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Literal
+from typing import Any, Generic, Literal
 
 import msgspec
 
@@ -105,6 +105,9 @@ class Informer(Generic[R]):
         self._size = 0
         self._handlers: list[Handler[R]] = []
         self._kind = resource.kind
+        # Label lookups cost microseconds: each watch event would pay two.
+        self._cached_gauge = metrics.OBJECTS_CACHED.labels(kind=self._kind)
+        self._event_counters: dict[str, Any] = {}
         # Exported at 0 from the start: a healthy watch shows as 0 on a dashboard, and
         # increase() counts the first re-list (a series born at 1 hides it).
         metrics.RELISTS.labels(kind=self._kind)
@@ -255,7 +258,7 @@ class Informer(Generic[R]):
                 continue
             await self._apply_page(page.items, seen)
             token = page.metadata.continue_ or None
-            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
+            self._cached_gauge.set(len(self))
             if token is None:
                 break
         self._drop_unseen(scope, seen)
@@ -297,7 +300,7 @@ class Informer(Generic[R]):
             names = seen.get(namespace, set())
             for name in [name for name in self._cache[namespace] if name not in names]:
                 self._remove(namespace, name)
-        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
+        self._cached_gauge.set(len(self))
 
     # --- watch ------------------------------------------------------------------------------
     async def _watch(self, scope: _Scope) -> None:
@@ -319,7 +322,7 @@ class Informer(Generic[R]):
             async with contextlib.aclosing(events):
                 async for event in events:
                     self._heard(scope)
-                    metrics.WATCH_EVENTS.labels(kind=self._kind, type=event.type).inc()
+                    self._count(event.type)
                     if isinstance(event, Undecodable):
                         self._skip(event.object, event.type, event.error)
                     else:
@@ -331,6 +334,13 @@ class Informer(Generic[R]):
             metrics.WATCH_RESTARTS.labels(kind=self._kind).inc()
         if not delivered:
             await self._clock.sleep(scope.backoff.next())
+
+    def _count(self, kind: str) -> None:
+        counter = self._event_counters.get(kind)
+        if counter is None:
+            counter = self._event_counters[kind] = metrics.WATCH_EVENTS.labels(
+                kind=self._kind, type=kind)
+        counter.inc()
 
     def _jittered_timeout(self) -> int:
         # Spread re-watches of many informers over time, as client-go does (timeout to twice it).
@@ -347,7 +357,7 @@ class Informer(Generic[R]):
         else:
             log.warning("unknown watch event type", kind=self._kind, type=kind)
             return
-        metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
+        self._cached_gauge.set(len(self))
 
     def _skip(self, obj: Object, kind: str, error: str) -> None:
         """An object that does not fit the record: count it, log it once, forget any older copy.
@@ -363,7 +373,7 @@ class Informer(Generic[R]):
                         key=meta.key, change=kind, error=error)
         if self._allows(meta.namespace):
             self._remove(meta.namespace, meta.name)
-            metrics.OBJECTS_CACHED.labels(kind=self._kind).set(len(self))
+            self._cached_gauge.set(len(self))
 
     # --- changes ----------------------------------------------------------------------------
     def _store(self, new: R) -> None:

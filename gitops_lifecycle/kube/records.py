@@ -17,10 +17,13 @@ copy, and repeated timestamps one object.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Generic, TypeVar
 
 import msgspec
+
+from gitops_lifecycle.kube import kept
 
 
 class Record(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel", frozen=True,
@@ -45,43 +48,32 @@ _EMPTY_MAP = msgspec.Raw(b"{}")
 _EMPTY_LIST = msgspec.Raw(b"[]")
 _string_map = msgspec.json.Decoder(dict[str, str])
 _owner_list = msgspec.json.Decoder(tuple[OwnerReference, ...])
-
-
-class _Labels(Record, frozen=True):
-    labels: dict[str, str] = {}
-
-
-class _Annotations(Record, frozen=True):
-    annotations: dict[str, str] = {}
-
-
-class _Owners(Record, frozen=True):
-    owner_references: tuple[OwnerReference, ...] = ()
-
-
-_merged_labels = msgspec.json.Decoder(_Labels)
-_merged_annotations = msgspec.json.Decoder(_Annotations)
-_merged_owners = msgspec.json.Decoder(_Owners)
-_EMPTY_MERGED = msgspec.Raw(b"{}")
+_encode = msgspec.json.Encoder().encode
+_KEPT_NONE = "{}"
+_NO_OWNERS = "[]"
 
 
 class ObjectMeta(Record, frozen=True):
     """Metadata; labels, annotations and owners stay compact JSON until they are read.
 
     A decoded dict of six labels costs five times its JSON text in memory, and those three
-    are read only when a controller decides about the object, so they are kept as text
-    and decoded on access. `compact()` copies them out of the page they were decoded from
-    into one JSON object that all three fields then hold (one buffer instead of three).
+    are read only when a controller decides about the object, so they are kept as text and
+    decoded on access. `compact()` (before caching) keeps only the labels and annotations
+    some reader declared (`kube.kept`), stores the uid as a 128-bit integer and the
+    resourceVersion as an integer when they read back as the same text, and makes each JSON
+    text one interned string that every object with the same text shares (the Pods of one
+    ReplicaSet share their owner reference). `uid` and `resource_version` read as strings.
     """
 
     name: str = ""
     namespace: str = ""
-    uid: str = ""
-    resource_version: str = ""
+    uid_: str | int = ""
+    resource_version_: str | int = ""
     generation: int = 0
     creation_timestamp: datetime | None = None
     deletion_timestamp: datetime | None = None
     deletion_grace_period_seconds: int | None = None
+    # Raw JSON as decoded; `compact()` replaces each by a `str` of the JSON it keeps.
     labels_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="labels")
     annotations_json: msgspec.Raw = msgspec.field(default=_EMPTY_MAP, name="annotations")
     owner_references_json: msgspec.Raw = msgspec.field(default=_EMPTY_LIST,
@@ -89,30 +81,33 @@ class ObjectMeta(Record, frozen=True):
     finalizers: tuple[str, ...] = ()
 
     @property
-    def labels(self) -> dict[str, str]:
-        """The labels (a fresh dict on every read)."""
-        if self._merged():
-            return _merged_labels.decode(self.labels_json).labels
-        return _string_map.decode(self.labels_json) if _present(self.labels_json) else {}
+    def uid(self) -> str:
+        """The uid, as the API server wrote it."""
+        uid = self.uid_
+        return uid if isinstance(uid, str) else _uid_text(uid)
 
     @property
-    def annotations(self) -> dict[str, str]:
-        """The annotations (a fresh dict on every read)."""
-        if self._merged():
-            return _merged_annotations.decode(self.annotations_json).annotations
-        return _string_map.decode(self.annotations_json) if _present(self.annotations_json) else {}
+    def resource_version(self) -> str:
+        """The resourceVersion, as the API server wrote it."""
+        version = self.resource_version_
+        return version if isinstance(version, str) else str(version)
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        """The labels (a fresh map on every read; of a cached object, only those kept)."""
+        return _read_map(self.labels_json, kept.LABELS)
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        """The annotations (a fresh map on every read; of a cached object, only those kept)."""
+        return _read_map(self.annotations_json, kept.ANNOTATIONS)
 
     @property
     def owner_references(self) -> tuple[OwnerReference, ...]:
         """The owner references."""
-        if self._merged():
-            return _merged_owners.decode(self.owner_references_json).owner_references
         if not _present(self.owner_references_json):
             return ()
         return _owner_list.decode(self.owner_references_json)
-
-    def _merged(self) -> bool:
-        return self.labels_json is self.annotations_json is self.owner_references_json
 
     @property
     def key(self) -> str:
@@ -124,24 +119,63 @@ class ObjectMeta(Record, frozen=True):
         return next((ref for ref in self.owner_references if ref.controller), None)
 
     def compact(self) -> None:
-        """Copy the JSON fields out of the response into one buffer and share strings."""
-        if not self._merged():
-            parts = [part for key, raw in ((b'"labels":', self.labels_json),
-                                           (b'"annotations":', self.annotations_json),
-                                           (b'"ownerReferences":', self.owner_references_json))
-                     if _present(raw) for part in (key, raw, b",")]
-            merged = msgspec.Raw(b"".join([b"{", *parts[:-1], b"}"])) if parts else _EMPTY_MERGED
-            for name in ("labels_json", "annotations_json", "owner_references_json"):
-                msgspec.structs.force_setattr(self, name, merged)
+        """Detach from the response: keep the declared labels and annotations, share texts."""
+        if isinstance(self.labels_json, msgspec.Raw):
+            for name, keys in (("labels_json", kept.LABELS),
+                               ("annotations_json", kept.ANNOTATIONS)):
+                raw = bytes(getattr(self, name))
+                values = (keys.keep(_string_map.decode(raw))
+                          if _present(raw) and keys.may_keep(raw) else None)
+                text = sys.intern(_encode(values).decode()) if values else _KEPT_NONE
+                msgspec.structs.force_setattr(self, name, text)
+            owners = self.owner_references_json
+            msgspec.structs.force_setattr(self, "owner_references_json", sys.intern(
+                bytes(owners).decode()) if _present(owners) else _NO_OWNERS)
+        if isinstance(self.uid_, str):
+            msgspec.structs.force_setattr(self, "uid_", _uid_number(self.uid_))
+        if isinstance(self.resource_version_, str):
+            msgspec.structs.force_setattr(self, "resource_version_",
+                                          _version_number(self.resource_version_))
         _share(self, "namespace")
         if self.finalizers:
             msgspec.structs.force_setattr(self, "finalizers", tuple(map(sys.intern,
                                                                           self.finalizers)))
 
 
-def _present(raw: msgspec.Raw) -> bool:
+def _read_map(raw: msgspec.Raw | str, keys: kept.Keys) -> Mapping[str, str]:
+    if isinstance(raw, str):  # cached: only the kept keys are there, and only those are read
+        return kept.Kept(_string_map.decode(raw) if _present(raw) else {}, keys)
+    return _string_map.decode(raw) if _present(raw) else {}
+
+
+def _present(raw: msgspec.Raw | bytes | str) -> bool:
     # `{}`, `[]` and `null` are absent; anything shorter than 5 bytes cannot hold an entry.
     return len(raw) > 4
+
+
+def _uid_number(uid: str) -> str | int:
+    """A canonical UUID as its 128-bit number (44 bytes instead of 85), anything else as is."""
+    digits = uid.replace("-", "")
+    # Lower-case hex in groups of 8-4-4-4-12 reads back the same; anything else is kept as is.
+    if not (len(uid) == 36 and len(digits) == 32 and digits.isalnum()
+            and uid[8] == uid[13] == uid[18] == uid[23] == "-" and uid.islower()):
+        return uid
+    try:
+        return int(digits, 16)
+    except ValueError:
+        return uid
+
+
+def _uid_text(number: int) -> str:
+    digits = f"{number:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _version_number(version: str) -> str | int:
+    """A resourceVersion that reads back as the same digits as an int (etcd's are)."""
+    if version.isascii() and version.isdigit() and (version[0] != "0" or version == "0"):
+        return int(version)
+    return version
 
 
 def _share(record: Record, *names: str) -> None:

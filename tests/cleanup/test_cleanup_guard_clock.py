@@ -40,3 +40,10 @@ async def test_a_wall_clock_stepping_forward_keeps_the_deletions_of_the_window_c
     clock.step = 2 * 3600
     assert guard.recent("completedJobs") == 5
     assert not guard.judge("completedJobs", deleting=5, total=10)
+
+
+async def test_two_policies_of_one_kind_count_its_objects_once_in_the_limit_over_all() -> None:
+    guard = BlastRadiusGuard(BlastRadius(max_share=0.3, max_count=5), Clock())
+    orphans = [guard.admit("orphanedProviders", total=20, kind="providers") for _ in range(4)]
+    finalizer = [guard.admit("proxyConfigFinalizer", total=20, kind="providers") for _ in range(3)]
+    assert orphans + finalizer == [True] * 6 + [False]  # the seventh is 7 of 20, over 30 %

@@ -68,8 +68,8 @@ async def test_a_deletion_decided_on_a_stale_copy_never_hits_the_newer_namesake(
         async with running(sim, tmp_path, settings(), start=False) as env:
             sim.delete("batch/v1", "Job", "nightly", namespace="default")
             seed_job(sim, "nightly", finished_ago=2 * HOUR)
-            stale = ObjectMeta(name="nightly", namespace="default", uid=old["metadata"]["uid"],
-                               resource_version=old["metadata"]["resourceVersion"])
+            stale = ObjectMeta(name="nightly", namespace="default", uid_=old["metadata"]["uid"],
+                               resource_version_=old["metadata"]["resourceVersion"])
             target = Target(JOBS, stale, Delete("completedJobs", sim.clock.now()))
             assert await env.deleter.delete(target) is Outcome.CONFLICT
             assert sim.get("batch/v1", "Job", "nightly", "default") is not None

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.health import Health
+from gitops_lifecycle.kube import kept
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Job, Object, Pod
@@ -21,6 +22,8 @@ from gitops_lifecycle.settings import KubernetesSettings, NamespaceScope
 from gitops_lifecycle.simulation import SimulatedCluster
 
 pytestmark = pytest.mark.looptime
+
+kept.label("x")  # the label these tests change and read back from the cache
 
 _names = count()
 

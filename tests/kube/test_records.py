@@ -6,7 +6,10 @@ import msgspec
 import pytest
 
 from benchmarks import kube_objects
+from gitops_lifecycle.cleanup import annotations as marks
 from gitops_lifecycle.clock import parse_time
+from gitops_lifecycle.discovery import services
+from gitops_lifecycle.kube import kept
 from gitops_lifecycle.kube.client import decode
 from gitops_lifecycle.kube.errors import InvalidResponseError
 from gitops_lifecycle.kube.records import (
@@ -20,6 +23,9 @@ from gitops_lifecycle.kube.records import (
     Pod,
     ReplicaSet,
 )
+
+APP = kept.label("app")  # what these tests read from compacted records
+NOTE = kept.annotation("a")
 
 
 def encoded(obj: object) -> bytes:
@@ -134,7 +140,7 @@ def test_a_list_page_carries_its_version_and_continue_token():
 
 
 def test_compacted_metadata_no_longer_references_the_response():
-    body = bytearray(encoded({"metadata": {"name": "p", "labels": {"app": "web"}}}))
+    body = bytearray(encoded({"metadata": {"name": "p", "labels": {APP: "web"}}}))
     compacted = msgspec.json.decode(body, type=Pod)
     compacted.metadata.compact()
     referencing = msgspec.json.decode(body, type=Pod)
@@ -176,7 +182,7 @@ def test_compacted_pods_read_the_same_and_share_node_and_container_names():
     for pod in (first, second):
         pod.compact()
     assert msgspec.structs.replace(first, metadata=fresh.metadata) == fresh
-    for read in ("labels", "annotations", "owner_references", "key"):
+    for read in ("owner_references", "key", "uid", "resource_version", "name", "namespace"):
         assert getattr(first.metadata, read) == getattr(fresh.metadata, read)
     assert first.spec.node_name is second.spec.node_name
     assert first.status.container_statuses[0].name is second.status.container_statuses[0].name
@@ -189,3 +195,66 @@ def test_compacted_metadata_reads_absent_labels_and_owners_as_empty():
     bare = decode(Object, b'{"metadata": {"name": "n"}}').metadata
     bare.compact()
     assert (bare.labels, bare.annotations, bare.owner_references) == ({}, {}, ())
+
+
+def test_compacted_metadata_keeps_only_the_labels_and_annotations_readers_declared():
+    # The readers declare their keys where they name them, when imported (the daemon imports
+    # them all before its informers start).
+    assert marks.OPT_OUT in kept.ANNOTATIONS.keys
+    assert kept.ANNOTATIONS.kept(services.PREFIX + "external-host")
+    meta = decode(Object, encoded({"metadata": {
+        "name": "n",
+        "labels": {"app": "web", "pod-template-hash": "7d9f8b6c4",
+                   "app.kubernetes.io/instance": "web"},
+        "annotations": {"a": "b", "kubectl.kubernetes.io/restartedAt": "2024-05-01",
+                        "authentik.io/external-host": "https://x", "gitops.io/cleanup": "false"},
+    }})).metadata
+    meta.compact()
+    assert meta.labels == {"app": "web", "app.kubernetes.io/instance": "web"}
+    assert meta.annotations == {"a": "b", "authentik.io/external-host": "https://x",
+                                "gitops.io/cleanup": "false"}
+
+
+def test_reading_a_label_no_reader_declared_from_a_cached_object_is_an_error():
+    meta = decode(Object, encoded({"metadata": {"name": "n", "labels": {"app": "web"}}})).metadata
+    assert meta.labels.get("undeclared") is None  # straight from the API: everything is there
+    meta.compact()
+    with pytest.raises(kept.NotKeptError, match="undeclared"):
+        meta.labels.get("undeclared")
+    with pytest.raises(kept.NotKeptError):
+        _ = "undeclared" in meta.annotations
+    assert meta.labels.get(APP) == "web"
+    assert NOTE not in meta.annotations
+
+
+def test_a_key_declared_after_objects_were_cached_without_it_is_refused():
+    keys = kept.Keys("label")
+    keys.declare("early")
+    assert keys.keep({"early": "1", "late": "2"}) == {"early": "1"}
+    keys.declare("early")  # again: nothing new
+    with pytest.raises(RuntimeError, match="late"):
+        keys.declare("late")
+
+
+@pytest.mark.parametrize(("uid", "version"), [
+    ("0b3c2e46-6a8d-4f0e-9a51-3c1d2e4f5a6b", "123456789"),
+    ("0B3C2E46-6A8D-4F0E-9A51-3C1D2E4F5A6B", "0123"),  # not as we would write them back
+    ("not-a-uuid", "v1"),
+    ("", ""),
+])
+def test_compacted_uid_and_resource_version_read_back_as_the_server_wrote_them(uid, version):
+    meta = decode(Object, encoded({"metadata": {"name": "n", "uid": uid,
+                                                "resourceVersion": version}})).metadata
+    meta.compact()
+    assert (meta.uid, meta.resource_version) == (uid, version)
+    assert meta.key == "n"
+
+
+def test_compacted_objects_with_the_same_owner_share_one_copy_of_its_reference():
+    raw = kube_objects.pod(7)  # two Pods of one ReplicaSet
+    first, second, fresh = (decode(Pod, encoded(raw)) for _ in range(3))
+    for pod in (first, second):
+        pod.compact()
+    assert first.metadata.owner_references_json is second.metadata.owner_references_json
+    assert first.metadata.labels_json is second.metadata.labels_json
+    assert first.metadata.owner_references == fresh.metadata.owner_references
