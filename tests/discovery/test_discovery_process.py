@@ -63,7 +63,7 @@ async def test_daemon_process_reconciles_a_kubectl_applied_proxyconfig(tmp_path:
         await _until(written, timeout=30)
         url = (tmp_path / "out" / "authentik-url").read_text().strip()
         token_file = tmp_path / "out" / "authentik-token"
-        await _kubectl(kubeconfig, "apply", "--validate=false", "-f", "-",
+        await _kubectl(kubeconfig, "apply", "-f", "-",
                        stdin=yaml.safe_dump(crds.load()))
         env = dict(os.environ, GITOPS_LIFECYCLE_AUTHENTIK__URL=url,
                    GITOPS_LIFECYCLE_AUTHENTIK__TOKEN_FILE=str(token_file),
@@ -73,10 +73,10 @@ async def test_daemon_process_reconciles_a_kubectl_applied_proxyconfig(tmp_path:
             sys.executable, "-m", "gitops_lifecycle", "run", "--kubeconfig", str(kubeconfig),
             "--port", str(_free_port()), "--log-format", "json", env=env,
             stdout=(tmp_path / "daemon.log").open("w"), stderr=asyncio.subprocess.PIPE)
-        await _kubectl(kubeconfig, "apply", "--validate=false", "-f", "-", stdin=PROXYCONFIG)
+        await _kubectl(kubeconfig, "apply", "-f", "-", stdin=PROXYCONFIG)
 
         async def phase_ready() -> bool:
-            phase = await _kubectl(kubeconfig, "get", "proxyconfigs.gitops.io", "grafana",
+            phase = await _kubectl(kubeconfig, "get", "pc", "grafana",
                                    "-o", "jsonpath={.status.phase}")
             return phase == "Ready"
 

@@ -255,6 +255,12 @@ async def test_strategic_merge_patch_of_a_custom_resource_is_415(
     ("ConfigMap", {"metadata": {"name": "c", "labels": {"bad key": "x"}}}, "metadata.labels"),
     ("Pod", {"metadata": {"name": "p"}}, "spec.containers"),
     ("Deployment", {"metadata": {"name": "d"}, "spec": {}}, "spec.selector"),
+    ("Pod", {"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "x", "ports": [{"containerPort": 70000}]}]}},
+     "spec.containers[0].ports[0].containerPort"),
+    ("Pod", {"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "x", "ports": [{"containerPort": 80, "hostPort": -1}]}]}},
+     "spec.containers[0].ports[0].hostPort"),
 ])
 async def test_invalid_objects_are_422_naming_each_field(
     official: Api, sim: SimulatedCluster, kind: str, body: dict[str, Any], field: str,

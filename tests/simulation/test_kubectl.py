@@ -64,3 +64,49 @@ async def test_kubectl_get_watch_streams_changes(
         process.terminate()
         await process.wait()
     assert (first.decode().strip(), second.decode().strip()) == ("pod/web", "pod/worker")
+
+
+async def test_kubectl_scales_and_creates_workloads(
+    sim: SimulatedCluster, kubeconfig: Path,
+) -> None:
+    # The scale subresource (autoscaling/v1 Scale) of apps/v1 Deployments, as
+    # k8s.io/kubernetes pkg/registry/apps/deployment/storage ScaleREST serves it.
+    created = await _kubectl(kubeconfig, "create", "deployment", "web", "--image=nginx")
+    job_created = await _kubectl(kubeconfig, "create", "job", "once", "--image=busybox")
+    scaled = await _kubectl(kubeconfig, "scale", "deployment/web", "--replicas=3")
+    guarded = await _kubectl(kubeconfig, "scale", "deployment/web", "--replicas=1",
+                             "--current-replicas=3")
+    deployment = sim.get("apps/v1", "Deployment", "web", "default")
+    assert created.strip() == "deployment.apps/web created"
+    assert job_created.strip() == "job.batch/once created"
+    assert scaled.strip() == guarded.strip() == "deployment.apps/web scaled"
+    assert deployment is not None
+    assert deployment["spec"]["replicas"] == 1
+
+
+SETTINGS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: ops}
+data: {mode: fast}
+"""
+
+
+async def test_the_readme_session_create_apply_server_side_and_explain(
+    sim: SimulatedCluster, kubeconfig: Path, tmp_path: Path,
+) -> None:
+    # The commands the README shows against `simulate`, with the output it shows.
+    sim.ensure_namespaces("ops")
+    (tmp_path / "settings.yaml").write_text(SETTINGS)
+    manifest = str(tmp_path / "settings.yaml")
+    explained = await _kubectl(kubeconfig, "explain", "job.spec.ttlSecondsAfterFinished")
+    created = await _kubectl(kubeconfig, "create", "-f", manifest)
+    applied = await _kubectl(kubeconfig, "apply", "--server-side", "-f", manifest)
+    managers = await _kubectl(kubeconfig, "get", "configmap", "settings", "-n", "ops", "-o",
+                              "jsonpath={.metadata.managedFields[*].manager}")
+    assert explained.splitlines()[:5] == ["GROUP:      batch", "KIND:       Job",
+                                          "VERSION:    v1", "",
+                                          "FIELD: ttlSecondsAfterFinished <integer>"]
+    assert created.strip() == "configmap/settings created"
+    assert applied.strip() == "configmap/settings serverside-applied"
+    assert managers.strip() == "kubectl kubectl-create"

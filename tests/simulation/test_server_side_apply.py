@@ -214,3 +214,44 @@ async def test_lists_merge_as_the_schema_says(official: Api, sim: SimulatedClust
     assert cause == {"reason": "FieldManagerConflict", "message": 'conflict with "team-a"',
                      "field": '.spec.template.spec.containers[name="web"].args'}
     assert forced["spec"]["template"]["spec"]["containers"][1]["args"] == ["--three"]
+
+
+async def test_a_dry_run_apply_answers_the_result_and_stores_nothing(
+    http: aiohttp.ClientSession, sim: SimulatedCluster,
+) -> None:
+    # "Server-side apply" with `dryRun=All` (API concepts, "Dry-run"): the same answer,
+    # nothing written.
+    url = f"{CM}/settings?fieldManager=deployer&dryRun=All"
+    would_create = await http.patch(url, data=CONFIGMAP, headers=APPLY)
+    nothing = sim.get("v1", "ConfigMap", "settings", "default")
+    await http.patch(f"{CM}/settings?fieldManager=deployer", data=CONFIGMAP, headers=APPLY)
+    before = sim.resource_version
+    would_change = await http.patch(url, headers=APPLY,
+                                    data=CONFIGMAP.replace("mode: fast", "mode: slow"))
+    stored = sim.get("v1", "ConfigMap", "settings", "default")
+    assert would_create.status == 201
+    assert (await would_create.json())["data"] == {"mode": "fast", "level": "3"}
+    assert nothing is None
+    assert would_change.status == 200
+    assert (await would_change.json())["data"]["mode"] == "slow"
+    assert sim.resource_version == before
+    assert stored is not None
+    assert stored["data"]["mode"] == "fast"
+
+
+async def test_an_apply_must_name_the_kind_and_leave_managed_fields_alone(
+    http: aiohttp.ClientSession,
+) -> None:
+    # patch.go `applyPatcher` and `structuredMergeManager.Apply`: the body is YAML; the patch
+    # version must be the resource's; `metadata.managedFields must be nil`.
+    url = f"{CM}/settings?fieldManager=deployer"
+    not_yaml = await http.patch(url, data="data: [unclosed", headers=APPLY)
+    wrong_version = await http.patch(url, data=CONFIGMAP.replace("v1", "v2"), headers=APPLY)
+    managed = await http.patch(url, headers=APPLY, data=CONFIGMAP.replace(
+        "  name: settings\n", "  name: settings\n  managedFields: [{manager: x}]\n"))
+    assert not_yaml.status == 400
+    assert (await not_yaml.json())["message"].startswith("error decoding YAML")
+    assert wrong_version.status == 400
+    assert "Incorrect version specified in apply patch" in (await wrong_version.json())["message"]
+    assert managed.status == 400
+    assert (await managed.json())["message"] == "metadata.managedFields must be nil"

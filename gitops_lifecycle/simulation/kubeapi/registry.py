@@ -420,7 +420,7 @@ class Registry:
         self._check_preconditions(rt, current, uid=options.uid,
                                   resource_version=options.resource_version)
         if options.dry_run:
-            return current
+            return self.dry_delete(rt, namespace=namespace, name=name, options=options)[0]
         grace = self._grace(rt, current, options)
         if current["metadata"].get("deletionTimestamp"):
             return self._shorten(rt, current, grace)
@@ -443,6 +443,42 @@ class Registry:
         if foreground:
             self._delete_dependents(uid)
         return obj
+
+    def dry_delete(
+        self, rt: ResourceType, *, namespace: str | None, name: str, options: DeleteOptions,
+    ) -> tuple[Obj, bool]:
+        """What a DELETE would do, changing nothing: the object as it would be (marked for
+        deletion, or as it was if it would go) and whether it would go now."""
+        current = self.get(rt, namespace, name)
+        self._check_preconditions(rt, current, uid=options.uid,
+                                  resource_version=options.resource_version)
+        meta = dict(current["metadata"])
+        grace = self._grace(rt, current, options)
+        finalizers = list(meta.get("finalizers") or ())
+        if meta.get("deletionTimestamp"):
+            old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            if grace >= old_grace:
+                return current, False
+            if grace == 0 and not finalizers:
+                return current, True
+            requested = (parse_time(meta["deletionTimestamp"]) or self.clock.now()) - old_grace
+        else:
+            requested = self.clock.now()
+            policy = options.propagation_policy or (
+                "Orphan" if rt.orphan_by_default else "Background")
+            if policy == "Foreground" and self._dependents.get(meta["uid"]):
+                finalizers.append(FOREGROUND)
+            if rt.kind != "Namespace" and grace == 0 and not finalizers:
+                return current, True
+        meta["deletionTimestamp"] = format_time(requested + grace)
+        meta["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            meta["finalizers"] = finalizers
+        if rt.generation:
+            meta["generation"] = int(meta.get("generation") or 0) + 1
+        if rt.kind == "Namespace":
+            return {**current, "metadata": meta, "status": {"phase": "Terminating"}}, False
+        return {**current, "metadata": meta}, False
 
     def _grace(self, rt: ResourceType, obj: Obj, options: DeleteOptions) -> int:
         if rt.kind != "Pod" or rt.group:

@@ -84,6 +84,11 @@ class ResourceType:
             (self.group, self.kind) in _GENERATION_KINDS
 
 
+# The scale subresource of the built-in workloads (their `ScaleREST`): spec.replicas and
+# status.replicas; the selector is the workload's `spec.selector` written as a string.
+WORKLOAD_SCALE: dict[str, Any] = {"specReplicasPath": ".spec.replicas",
+                                  "statusReplicasPath": ".status.replicas"}
+
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
                  status=True, fields=frozenset({"status.phase"})),
@@ -97,7 +102,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     ResourceType("", "v1", "events", "Event", short_names=("ev",), fields=_EVENT_FIELDS),
     ResourceType("", "v1", "replicationcontrollers", "ReplicationController",
-                 short_names=("rc",), status=True, categories=ALL),
+                 short_names=("rc",), status=True, categories=ALL, scale=WORKLOAD_SCALE),
     ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim",
                  short_names=("pvc",), status=True),
     ResourceType("batch", "v1", "jobs", "Job", status=True, orphan_by_default=True,
@@ -105,13 +110,14 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), status=True,
                  categories=ALL),
     ResourceType("apps", "v1", "deployments", "Deployment", short_names=("deploy",),
-                 status=True, categories=ALL),
+                 status=True, categories=ALL, scale=WORKLOAD_SCALE),
     ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), status=True,
-                 fields=frozenset({"status.replicas"}), categories=ALL),
+                 fields=frozenset({"status.replicas"}), categories=ALL,
+                 scale=WORKLOAD_SCALE),
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), status=True,
                  categories=ALL),
     ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",),
-                 status=True, categories=ALL),
+                 status=True, categories=ALL, scale=WORKLOAD_SCALE),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     # What the chart installs beside the daemon's own kinds.
     ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),

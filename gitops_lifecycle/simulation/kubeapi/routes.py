@@ -54,8 +54,12 @@ _RETURNS_DELETED = frozenset({"pods", "services", "persistentvolumeclaims",
 
 
 def _deleted(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    """`Store.finalizeDelete`: what went, `kind` being the resource (an empty group is
+    omitted, as Go's `omitempty` does)."""
     details = {"name": obj["metadata"]["name"], "group": rt.group, "kind": rt.plural,
                "uid": obj["metadata"]["uid"]}
+    if not rt.group:
+        del details["group"]
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": details}
 
@@ -261,18 +265,15 @@ class ApiServer:
         options = DeleteOptions.parse(await _body(request, optional=True), dict(request.query))
         page = list_objects(self.registry.store, rt, ListRequest(
             namespace=target.namespace, match=self._matcher(rt, request.query)))
-        listed = page.as_dict()
-        deleted = []
+        listed = page.as_dict()  # `Store.DeleteCollection` answers the list it deleted
         for obj in page.objects():
             meta = obj["metadata"]
             try:
-                deleted.append(self.registry.delete(
-                    rt, namespace=meta.get("namespace"), name=meta["name"], options=options))
+                self.registry.delete(rt, namespace=meta.get("namespace"), name=meta["name"],
+                                     options=options)
             except errors.ApiError as exc:
                 if exc.code != 404:
                     raise
-        listed["items"] = deleted
-        listed["metadata"] = {"resourceVersion": str(self.registry.store.rv)}
         return json_response(listed)
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -356,15 +357,20 @@ class ApiServer:
             return await self._patch(request, target)
         if method == "DELETE":
             options = DeleteOptions.parse(await _body(request, optional=True), dict(query))
-            obj = self.registry.delete(rt, namespace=namespace, name=name, options=options)
-            if options.dry_run or rt.plural in _RETURNS_DELETED or \
-                    self.registry.by_uid(obj["metadata"]["uid"]) is not None:
+            if options.dry_run:
+                obj, removed = self.registry.dry_delete(rt, namespace=namespace, name=name,
+                                                        options=options)
+            else:
+                obj = self.registry.delete(rt, namespace=namespace, name=name,
+                                           options=options)
+                removed = self.registry.by_uid(obj["metadata"]["uid"]) is None
+            if rt.plural in _RETURNS_DELETED or not removed:
                 return json_response(present(rt, obj))
             return json_response(_deleted(rt, obj))
         raise errors.method_not_allowed(f"{method} is not supported on an object")
 
     async def _scale(self, request: web.Request, target: Target) -> web.Response:
-        """The scale subresource of a custom resource."""
+        """The scale subresource of a custom resource or a built-in workload."""
         rt, name, method = target.rt, target.name, request.method
         assert name is not None
         current = self.registry.get(rt, target.namespace, name)
@@ -377,7 +383,7 @@ class ApiServer:
             scale.view(rt, current), body, request.headers.get("Content-Type", ""))
         updated = self.registry.replace(
             rt, scale.with_replicas(rt, current, wanted), namespace=target.namespace,
-            name=name, dry_run=_dry_run(request.query))
+            name=name, dry_run=_dry_run(request.query), write=_writer(request))
         return json_response(scale.view(rt, updated))
 
     async def _patch(self, request: web.Request, target: Target) -> web.Response:

@@ -1,8 +1,12 @@
-"""The scale subresource of a custom resource (`subresources.scale` of its CRD version).
+"""The scale subresource of a custom resource (`subresources.scale` of its CRD version) and
+of the built-in workloads.
 
 After k8s.io/apiextensions-apiserver `pkg/registry/customresource` (`ScaleREST`): GET answers
 an autoscaling/v1 `Scale` read from `specReplicasPath`, `statusReplicasPath` and
 `labelSelectorPath`; PUT and PATCH write `spec.replicas` back to `specReplicasPath`.
+Deployments, ReplicaSets, StatefulSets and ReplicationControllers (k8s.io/kubernetes
+`pkg/registry/apps/*/storage`, `ScaleREST`) answer the same over `spec.replicas` and
+`status.replicas`, their selector written as a string.
 """
 
 from __future__ import annotations
@@ -24,10 +28,27 @@ def view(rt: ResourceType, obj: Obj) -> Obj:
                                   "creationTimestamp") if k in meta}
     selector = find(obj, paths.get("labelSelectorPath", "")) if \
         paths.get("labelSelectorPath") else None
+    if rt.builtin:
+        selector = _selector((obj.get("spec") or {}).get("selector"))
     return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": shown,
             "spec": {"replicas": find(obj, paths.get("specReplicasPath", "")) or 0},
             "status": {"replicas": find(obj, paths.get("statusReplicasPath", "")) or 0,
                        "selector": selector if isinstance(selector, str) else ""}}
+
+
+def _selector(selector: Any) -> str:
+    """A workload's selector as a label selector string (an RC's is a plain map)."""
+    if not isinstance(selector, dict):
+        return ""
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expression in selector.get("matchExpressions") or ():
+        operator, key = expression.get("operator"), expression.get("key")
+        values = ",".join(expression.get("values") or ())
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                      "Exists": str(key), "DoesNotExist": f"!{key}"}.get(str(operator), ""))
+    return ",".join(part for part in parts if part)
 
 
 def with_replicas(rt: ResourceType, obj: Obj, scale: Obj) -> Obj:

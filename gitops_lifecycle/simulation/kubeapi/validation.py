@@ -221,11 +221,32 @@ def _containers(spec: dict[str, Any], path: str) -> list[Cause]:
             names.add(name)
         if not container.get("image"):
             causes.append(required(f"{where}.image"))
+        causes += _ports(container.get("ports") or [], f"{where}.ports")
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in ("Always", "OnFailure", "Never"):
         causes.append(unsupported(f"{path}.restartPolicy", policy,
                                   ["Always", "OnFailure", "Never"]))
     return causes
+
+
+def _ports(ports: list[dict[str, Any]], path: str) -> list[Cause]:
+    """validateContainerPorts: containerPort required and, like a non-zero hostPort, a port
+    number (IsValidPortNum)."""
+    causes: list[Cause] = []
+    for index, port in enumerate(ports):
+        where = f"{path}[{index}]"
+        number = port.get("containerPort") or 0
+        if number == 0:
+            causes.append(required(f"{where}.containerPort"))
+        elif not 1 <= number <= 65535:
+            causes.append(invalid(f"{where}.containerPort", number, PORT_RANGE))
+        host = port.get("hostPort") or 0
+        if host != 0 and not 1 <= host <= 65535:
+            causes.append(invalid(f"{where}.hostPort", host, PORT_RANGE))
+    return causes
+
+
+PORT_RANGE = "must be between 1 and 65535, inclusive"
 
 
 def _pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
