@@ -23,7 +23,7 @@ from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ForbiddenError, KubeError
 from gitops_lifecycle.kube.events import EventRecorder
 from gitops_lifecycle.kube.informer import Informer
-from gitops_lifecycle.kube.leader import Flag, LeaderElector, default_identity
+from gitops_lifecycle.kube.leader import Flag, LeaderElector, Term, default_identity
 from gitops_lifecycle.kube.records import Pod, R
 from gitops_lifecycle.kube.resources import PODS, Resource
 from gitops_lifecycle.manager import Component, Manager
@@ -69,8 +69,8 @@ class Machinery:
     informers: SharedInformers
     events: EventRecorder
     identity: str
-    term: Callable[[], float] | None = None
-    """The event-loop time by which this replica must stop acting (None: no election)."""
+    term: Term | None = None
+    """This replica's term of leadership, that every write runs within (None: no election)."""
     guard: BlastRadiusGuard | None = None
     """The one blast-radius guard every deletion path passes (cleanup and discovery)."""
 
@@ -201,7 +201,7 @@ def components(
     informers = SharedInformers(kube=kube, settings=settings, clock=clock, health=health)
     machinery = Machinery(settings=settings, kube=kube, clock=clock, health=health,
                           informers=informers, events=events, identity=identity,
-                          term=elector.term.deadline if elector is not None else None,
+                          term=elector.term if elector is not None else None,
                           guard=BlastRadiusGuard(settings.cleanup.blast_radius, clock))
     built = [c for factory in factories for c in factory(machinery)]
     gated = [WhileLeading(c, elector) for c in built]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -63,6 +64,8 @@ ENDPOINTS = {
 }
 """Path prefix → the `endpoint` label of the request metrics (a small, fixed set)."""
 IDEMPOTENT = frozenset({"GET", "PATCH", "PUT", "DELETE"})
+Gate = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+"""Runs one write (with its retries) or refuses it: how a caller bounds when writes happen."""
 
 M = TypeVar("M")
 
@@ -93,8 +96,11 @@ class Authentik:
         circuit: CircuitBreakerSettings,
         tokens: TokenSource | None = None,
         backoff: float = 0.5,
+        gate: Gate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate
+        """Every write (not GET) runs through it, retries included."""
         self.url = settings.url.rstrip("/")
         self._tokens = tokens or TokenSource(
             token=settings.token.get_secret_value(), path=settings.token_file
@@ -131,6 +137,12 @@ class Authentik:
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       body: Any = None) -> Any:
         """The decoded JSON answer (None for 204); errors raise an `AuthentikError`."""
+        if self.gate is not None and method != "GET":
+            return await self.gate(lambda: self._retrying(method, path, params, body))
+        return await self._retrying(method, path, params, body)
+
+    async def _retrying(self, method: str, path: str, params: dict[str, Any] | None,
+                        body: Any) -> Any:
         attempts = self.settings.attempts if method in IDEMPOTENT else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),

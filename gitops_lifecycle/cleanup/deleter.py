@@ -11,9 +11,7 @@ the object's expiry, logged, and recorded as an aggregated Kubernetes Event.
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +23,7 @@ from gitops_lifecycle.cleanup.guard import BlastRadiusGuard
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.errors import ConflictError, NotFoundError
+from gitops_lifecycle.kube.leader import NotLeadingError, Term
 from gitops_lifecycle.kube.records import ObjectMeta, Pod
 from gitops_lifecycle.kube.resources import PODS, Resource
 from gitops_lifecycle.ratelimit import TokenBucket
@@ -97,10 +96,10 @@ class Deleter:
         clock: Clock,
         recorder: Recorder,
         guard: BlastRadiusGuard | None = None,
-        term: Callable[[], float] | None = None,
+        term: Term | None = None,
     ) -> None:
-        """`term` gives the event-loop time by which this replica must stop acting (its
-        leadership's renew deadline); no deletion starts or stays in flight past it."""
+        """`term` is this replica's term of leadership: no deletion starts or stays in
+        flight past it, and one left unanswered holds the handover back."""
         self._kube = kube
         self._term = term
         self._settings = settings
@@ -167,16 +166,13 @@ class Deleter:
     async def _send(self, target: Target) -> Outcome:
         """One rate-limited DELETE, within this replica's term of leadership."""
         await self._limiter.acquire()
-        deadline = self._term() if self._term is not None else None
-        if deadline is not None and asyncio.get_running_loop().time() >= deadline:
-            return Outcome.NOT_LEADING
         try:
-            async with asyncio.timeout_at(deadline) as scope:
+            if self._term is None:
                 await self._request(target)
-        except TimeoutError:
-            if not scope.expired():
-                raise
-            log.info("deletion abandoned: leadership ended", key=target.meta.key)
+            else:
+                await self._term.write(lambda: self._request(target))
+        except NotLeadingError as exc:
+            log.info("deletion not made", key=target.meta.key, why=str(exc))
             return Outcome.NOT_LEADING
         except NotFoundError:
             return self._skipped(target, Outcome.GONE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from gitops_lifecycle import metrics
@@ -13,6 +12,7 @@ from gitops_lifecycle.cleanup.recording import CleanupEvents, EventSink
 from gitops_lifecycle.clock import Clock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.leader import Term
 from gitops_lifecycle.kube.records import Deployment, Job, Object, Pod, R, ReplicaSet
 from gitops_lifecycle.kube.resources import DEPLOYMENTS, JOBS, PODS, REPLICASETS, Resource
 from gitops_lifecycle.manager import Component
@@ -49,12 +49,12 @@ def controllers(  # noqa: PLR0913 - what the controllers are built from, keyword
     clock: Clock,
     informers: Informers,
     events_sink: EventSink | None = None,
-    term: Callable[[], float] | None = None,
+    term: Term | None = None,
     guard: BlastRadiusGuard | None = None,
 ) -> list[Component]:
     """The enabled cleanup controllers (to run only while this replica leads).
 
-    `term` is the leader's deadline (event-loop time) by which every deletion must be over;
+    `term` is the leader's term, that every deletion runs within (None: no election);
     `guard` the blast-radius guard shared with every other deletion path.
     """
     cleanup = settings.cleanup_scope()

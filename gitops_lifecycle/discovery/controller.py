@@ -9,7 +9,6 @@ retried with backoff; nothing is deleted, and a finalizer waits until it can fin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +28,7 @@ from gitops_lifecycle.discovery import ownership
 from gitops_lifecycle.discovery.desired import Defaults
 from gitops_lifecycle.discovery.ensure import Context, Ensurer, Stop
 from gitops_lifecycle.discovery.orphans import PROVIDERS, owned_total
-from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
+from gitops_lifecycle.discovery.outposts import Membership
 from gitops_lifecycle.discovery.plan import Step, plan
 from gitops_lifecycle.discovery.records import FINALIZER, ProxyConfig, reference
 from gitops_lifecycle.discovery.spec import Invalid, ProxySpec, parse
@@ -248,9 +247,20 @@ class ProxyConfigController:
                 self._event(obj, type_, reason, message)
 
     def _rival(self, obj: ProxyConfig) -> str | None:
-        """The earlier ProxyConfig claiming the same provider name, if any."""
+        """The ProxyConfig that has a better claim on the same provider name, if any.
+
+        The one whose marker the provider carries keeps it; between claimants of a provider
+        nobody holds, the earliest created wins. Judging by creation time alone would fail
+        both when an earlier ProxyConfig asks for a name a later one already holds.
+        """
+        claimants = self._names.get(obj.provider_name.casefold(), set())
+        holder = self._holder(obj.provider_name)
+        if holder == obj.key:
+            return None
+        if holder is not None and holder in claimants and holder in self.informer:
+            return holder
         mine = (obj.metadata.creation_timestamp, obj.key)
-        for key in self._names.get(obj.provider_name.casefold(), ()):
+        for key in claimants:
             other = self.informer.get(key)
             if other is None or key == obj.key:
                 continue
@@ -258,6 +268,15 @@ class ProxyConfigController:
             if _earlier(theirs, mine):
                 return key
         return None
+
+    def _holder(self, name: str) -> str | None:
+        """The ProxyConfig of this cluster whose marker the provider `name` carries (as listed)."""
+        provider = self.view.provider_named(name)
+        application = self.view.application_of(provider) if provider is not None else None
+        mark = ownership.read_marker(application.meta_publisher) if application else None
+        if mark is None or mark.cluster != self.settings.authentik.cluster_name:
+            return None
+        return mark.key
 
     async def _defaults(self, spec: ProxySpec) -> Defaults:
         settings = self.settings.authentik
@@ -397,16 +416,16 @@ class ProxyConfigController:
 
     async def _delete_owned(self, obj: ProxyConfig, provider: Provider | None,
                             application: Application | None) -> None:
-        """Leave the outpost, delete the provider, then the application (admitted by the
-        guard: uncounted again if nothing was deleted)."""
+        """Delete the provider, then the application (admitted by the guard: uncounted again
+        if nothing was deleted).
+
+        Deleting the provider takes it off every outpost: the shared `providers` list is not
+        rewritten for it (a rewrite could drop what someone added meanwhile, and Authentik
+        refuses to empty an outpost other than the embedded one).
+        """
         deleted = False
         try:
             if provider is not None:
-                outpost = obj.status.get("outpost")
-                if isinstance(outpost, dict) and outpost.get("providerId") == provider.pk:
-                    with contextlib.suppress(OutpostGoneError):
-                        await self.membership.change(str(outpost.get("id")),
-                                                     remove=frozenset({provider.pk}))
                 pk = provider.pk
                 await within(self.term, lambda: self.client.delete_provider(pk))
                 deleted = True

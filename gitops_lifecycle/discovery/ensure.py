@@ -23,7 +23,7 @@ from gitops_lifecycle.discovery.desired import (
     provider_body,
     provider_patch,
 )
-from gitops_lifecycle.discovery.outposts import Membership
+from gitops_lifecycle.discovery.outposts import Membership, OutpostGoneError
 from gitops_lifecycle.discovery.spec import ProxySpec
 from gitops_lifecycle.discovery.status import APPLICATION, OUTPOST, PROVIDER, Report
 from gitops_lifecycle.discovery.view import View
@@ -253,21 +253,40 @@ class Ensurer:
     # --- outpost ----------------------------------------------------------------------------
     async def _outpost(self, ctx: Context, provider: Provider, report: Report) -> None:
         outpost = ctx.outpost
-        record = {"id": outpost.pk, "name": outpost.name, "providerId": provider.pk}
+        old = ctx.recorded_outpost
+        # Only a membership we made is ever undone: one a person made stays theirs.
+        added = (outpost.pk, provider.pk) in self.membership.added or bool(
+            old and old.get("id") == outpost.pk and old.get("providerId") == provider.pk
+            and old.get("added", True))
         if provider.pk not in outpost.providers:
             verified = await self.membership.change(outpost.pk, add=frozenset({provider.pk}))
             self.view.remember_outpost(verified)
+            # Not ours if it was there already when read fresh (the view may be behind).
+            added = added or (outpost.pk, provider.pk) in self.membership.added
             ctx.note("OutpostAssigned", f"provider {provider.name!r} added to outpost "
                      f"{outpost.name!r}")
-        old = ctx.recorded_outpost
-        if old and old.get("id") not in {None, outpost.pk} and old.get("providerId") == provider.pk:
+        record = {"id": outpost.pk, "name": outpost.name, "providerId": provider.pk,
+                  "added": added}
+        if old and old.get("id") not in {None, outpost.pk} and \
+                old.get("providerId") == provider.pk and old.get("added", True):
             # Added to the new outpost first; now leave the old one (only what we added there).
-            left = await self.membership.change(str(old["id"]), remove=frozenset({provider.pk}))
-            self.view.remember_outpost(left)
-            ctx.note("OutpostLeft", f"provider {provider.name!r} removed from outpost "
-                     f"{old.get('name')!r}")
+            await self._leave(ctx, provider, old)
         report.outpost = record
         report.ok(OUTPOST, "Assigned")
+
+    async def _leave(self, ctx: Context, provider: Provider, old: dict[str, Any]) -> None:
+        try:
+            left = await self.membership.change(str(old["id"]), remove=frozenset({provider.pk}))
+        except OutpostGoneError:
+            return
+        except RejectedError as exc:
+            # Authentik keeps at least one provider on an outpost other than the embedded one.
+            ctx.note("OutpostNotLeft", f"provider {provider.name!r} stays on outpost "
+                     f"{old.get('name')!r}: {exc}", "Warning")
+            return
+        self.view.remember_outpost(left)
+        ctx.note("OutpostLeft", f"provider {provider.name!r} removed from outpost "
+                 f"{old.get('name')!r}")
 
     async def _write(self, kind: str, call: Any) -> Any:
         try:

@@ -46,6 +46,8 @@ class Membership:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, list[_Change]] = {}
         self.writes = 0
+        self.added: set[tuple[str, int]] = set()
+        """(outpost, provider) memberships this process made (status may lag behind it)."""
 
     async def change(self, outpost: str, *, add: frozenset[int] = frozenset(),
                      remove: frozenset[int] = frozenset()) -> Outpost:
@@ -62,7 +64,7 @@ class Membership:
 
     async def _apply(self, pk: str, batch: list[_Change]) -> None:
         try:
-            outpost = await self._write(pk, batch)
+            before, outpost = await self._write(pk, batch)
         except Exception as exc:
             for change in batch:
                 change.done.set_exception(exc)
@@ -74,12 +76,15 @@ class Membership:
         listed = set(outpost.providers)
         for change in batch:
             if change.add <= listed and not change.remove & listed:
+                self.added |= {(pk, provider) for provider in change.add - before}
+                self.added -= {(pk, provider) for provider in change.remove}
                 change.done.set_result(outpost)
             else:
                 change.done.set_exception(UnavailableError(
                     f"outpost {outpost.name!r} changed while we wrote it; trying again"))
 
-    async def _write(self, pk: str, batch: list[_Change]) -> Outpost:
+    async def _write(self, pk: str, batch: list[_Change]) -> tuple[set[int], Outpost]:
+        """The providers as read before the write, and the outpost as verified after it."""
         current = await self._client.outpost(pk)
         if current is None:
             raise OutpostGoneError(f"outpost {pk} no longer exists")
@@ -87,7 +92,7 @@ class Membership:
         for change in batch:
             wanted = (wanted | change.add) - change.remove
         if wanted == set(current.providers):
-            return current
+            return set(current.providers), current
         self.writes += 1
         await self._client.set_outpost_providers(pk, sorted(wanted))
         verified = await self._client.outpost(pk)
@@ -96,4 +101,4 @@ class Membership:
         log.info("outpost providers changed", outpost=current.name,
                  added=sorted(wanted - set(current.providers)),
                  removed=sorted(set(current.providers) - wanted))
-        return verified
+        return set(current.providers), verified

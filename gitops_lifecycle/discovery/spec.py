@@ -102,6 +102,10 @@ class _Reader:
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
             self.problems.append(f"{path} contains control characters")
             return default
+        if value.strip() and value != value.strip():
+            # Authentik trims text fields: what it stores would never match what we ask for.
+            self.problems.append(f"{path} has leading or trailing whitespace")
+            return default
         return value
 
     def flag(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool:

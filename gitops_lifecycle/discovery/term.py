@@ -1,32 +1,52 @@
-"""Deletions in Authentik end with the leader's term, as cleanup's do in Kubernetes.
+"""Discovery's writes end with the leader's term, as cleanup's do.
 
-A replica that can no longer be sure it leads (its renewals stalled) must have stopped
-acting before another could take over: each deletion starts only before the term's deadline
-and is abandoned when the deadline passes.
+A replica that can no longer be sure it leads (its renewals stalled, or it is shutting down)
+must have stopped acting before another could take over: every write to Authentik (create,
+update, outpost membership, deletion; retries included, through the client's gate) and every
+deletion in Kubernetes (`within`) starts only before the term's deadline and is abandoned when
+it passes, and one given up without an answer holds the handover back (`LeaderElector`):
+Authentik carries out a request it has received even after the client has gone.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from gitops_lifecycle.authentik.errors import UnavailableError
+from gitops_lifecycle.authentik.client import Gate
+from gitops_lifecycle.authentik.errors import AuthentikError, UnavailableError
+from gitops_lifecycle.kube.leader import NotLeadingError, answered_by_kubernetes
+from gitops_lifecycle.kube.leader import Term as LeaderTerm
 
 T = TypeVar("T")
-Term = Callable[[], float] | None
-"""The event-loop time by which this replica must stop acting (None: no election)."""
+Term = LeaderTerm | None
+"""The leader's term (None: no election, always acting)."""
+
+
+def answered(exc: BaseException) -> bool:
+    """Whether the server itself refused a write (a 4xx): it did nothing."""
+    if isinstance(exc, AuthentikError):
+        return not isinstance(exc, UnavailableError)
+    return answered_by_kubernetes(exc)
 
 
 async def within(term: Term, action: Callable[[], Awaitable[T]]) -> T:
     """Run `action()` only inside the term; UnavailableError when out of it or overrun."""
     if term is None:
         return await action()
-    deadline = term()
-    if asyncio.get_running_loop().time() >= deadline:
-        raise UnavailableError("not leading: nothing is deleted")
     try:
-        async with asyncio.timeout_at(deadline):
-            return await action()
-    except TimeoutError:
-        raise UnavailableError("the leader's term ended during a deletion") from None
+        return await term.write(action, answered=answered)
+    except NotLeadingError as exc:
+        raise UnavailableError(str(exc)) from None
+
+
+def gate(term: Term) -> Gate | None:
+    """What every Authentik write of this replica passes (None: no election)."""
+    if term is None:
+        return None
+    leader = term
+
+    async def through(action: Callable[[], Awaitable[Any]]) -> Any:
+        return await within(leader, action)
+
+    return through

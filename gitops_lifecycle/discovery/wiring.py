@@ -18,7 +18,7 @@ from gitops_lifecycle.discovery.controller import ProxyConfigController
 from gitops_lifecycle.discovery.orphans import OrphanCollector
 from gitops_lifecycle.discovery.records import ProxyConfig
 from gitops_lifecycle.discovery.services import SELECTOR, ServiceController
-from gitops_lifecycle.discovery.term import Term
+from gitops_lifecycle.discovery.term import Term, gate
 from gitops_lifecycle.discovery.view import View
 from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
@@ -50,6 +50,8 @@ class ServiceDiscovery:
         """`guard` is the blast-radius guard shared with cleanup (one count of deletions)."""
         self.client = client or Authentik.from_settings(settings.authentik,
                                                         settings.retry.circuit_breaker)
+        if term is not None:  # every write to Authentik, deletions or not, within the term
+            self.client.gate = gate(term)
         self.guard = guard or BlastRadiusGuard(settings.cleanup.blast_radius, clock)
         self.controller = ProxyConfigController(
             kube=kube, client=self.client, informer=proxyconfigs, settings=settings,

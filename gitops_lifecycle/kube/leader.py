@@ -11,9 +11,10 @@ leader counts its renew deadline from the *start* of its last successful renewal
 every renewal attempt by what is left of it. The leader's writes land no earlier than they
 started and a standby observes them no earlier than they land, so the leader's term (last
 renewal start + renewDeadline) ends before any standby's timer (observation + leaseDuration)
-can run out. `Term` tells the deleter until when it may still act. On shutdown the leader
-stops acting, then clears the holder (client-go's ReleaseOnCancel) so that the standby takes
-over at once. Only the leader's controllers act; informers run on every replica.
+can run out. `Term` runs the controllers' writes: none starts or stays in flight past the
+term. On shutdown the leader stops acting, waits until no write of its term can still land,
+then clears the holder (client-go's ReleaseOnCancel) so that the standby takes over at once.
+Only the leader's controllers act; informers run on every replica.
 
 A Lease is this process's only if this process wrote its current version: a holder identity
 equal to ours that someone else wrote (two replicas given one configured identity, or a
@@ -28,14 +29,14 @@ import math
 import os
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gitops_lifecycle import logs, metrics
 from gitops_lifecycle.clock import Clock, format_time
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.errors import ConflictError, KubeError, NotFoundError
+from gitops_lifecycle.kube.errors import ClientError, ConflictError, KubeError, NotFoundError
 from gitops_lifecycle.kube.records import Lease
 from gitops_lifecycle.kube.resources import LEASES
 from gitops_lifecycle.settings import JITTER_FACTOR, LeaderElectionSettings
@@ -43,6 +44,7 @@ from gitops_lifecycle.settings import JITTER_FACTOR, LeaderElectionSettings
 log = logs.get("leader")
 
 Callback = Callable[[], object]
+T = TypeVar("T")
 
 
 def default_identity() -> str:
@@ -80,11 +82,31 @@ class Flag:
         await self._false.wait()
 
 
+class NotLeadingError(Exception):
+    """A write refused, or given up, because this replica's term of leadership is over."""
+
+
+def answered_by_kubernetes(exc: BaseException) -> bool:
+    """Whether a failed write was refused by the API server itself (4xx): it did nothing."""
+    return isinstance(exc, ClientError)
+
+
 class Term:
-    """Until when (event-loop time) this replica may act; `-inf` while it may not."""
+    """Until when (event-loop time) this replica may act; `-inf` while it may not.
+
+    Every write the leader's controllers make runs through `write`: none starts once the
+    term is over, none stays in flight past it, and the term remembers when a write was last
+    given up without the server's answer (cancelled, timed out, cut off, 5xx) — such a write
+    may still land, so a leader shutting down does not hand the Lease over until it cannot.
+    """
 
     def __init__(self) -> None:
         self.until = -math.inf
+        self.unanswered_at = -math.inf
+        """Monotonic time a write was last given up without an answer."""
+        self._writing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def deadline(self) -> float:
         """The loop time at which acting must have stopped (in the past: not acting)."""
@@ -93,6 +115,53 @@ class Term:
     def acting(self) -> bool:
         """Whether this replica may act at this moment."""
         return monotonic() < self.until
+
+    @property
+    def writing(self) -> int:
+        """Writes in flight now."""
+        return self._writing
+
+    async def write(self, action: Callable[[], Awaitable[T]], *,
+                    answered: Callable[[BaseException], bool] = answered_by_kubernetes) -> T:
+        """Run one write (`action()`, retries included) inside the term.
+
+        `NotLeadingError` when the term is over before it starts or before it is answered.
+        `answered(exc)` tells a failure the server answered (it did nothing) from one whose
+        outcome is unknown.
+        """
+        deadline = self.until
+        if monotonic() >= deadline:
+            raise NotLeadingError("not leading: nothing is written")
+        self._writing += 1
+        self._idle.clear()
+        settled = False
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                result = await action()
+            settled = True
+        except TimeoutError:
+            if scope.expired():
+                raise NotLeadingError("the term of leadership ended during a write") from None
+            raise
+        except Exception as exc:
+            settled = answered(exc)
+            raise
+        finally:
+            self._writing -= 1
+            if not settled:
+                self.unanswered_at = monotonic()
+            if not self._writing:
+                self._idle.set()
+        return result
+
+    async def settled(self, margin: float) -> None:
+        """Return once no write is in flight and none was given up within `margin` seconds."""
+        while True:
+            await self._idle.wait()
+            left = self.unanswered_at + margin - monotonic()
+            if left <= 0 and not self._writing:
+                return
+            await asyncio.sleep(max(left, 0.0))
 
 
 @dataclass(frozen=True)
@@ -142,8 +211,30 @@ class LeaderElector:
                 self._transition(leading=False)
         finally:
             if self.is_leader:
+                ended = self.term.until
                 self._transition(leading=False)  # stop acting before anyone may take over
-                await self._release()
+                if await self._writes_settled(ended):
+                    await self._release()
+
+    async def _writes_settled(self, ended: float) -> bool:
+        """Wait until no write of the term can still land; False if that takes too long.
+
+        A write given up without an answer may reach the server later, but no later than a
+        standby that saw the last renewal would wait past the term's end (leaseDuration -
+        renewDeadline): released no sooner than that after such a write, the Lease passes
+        with the margin a lost lease has.
+        """
+        margin = self._settings.lease_duration - self._settings.renew_deadline
+        if self.term.writing or monotonic() < self.term.unanswered_at + margin:
+            log.info("waiting for writes in flight to land before releasing the lease",
+                     in_flight=self.term.writing)
+        try:
+            async with asyncio.timeout_at(max(ended, monotonic()) + margin):
+                await self.term.settled(margin)
+        except TimeoutError:
+            log.warning("writes still in flight; the lease is left to expire")
+            return False
+        return True
 
     # --- acquiring and renewing --------------------------------------------------------------
     async def _acquire(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from gitops_lifecycle.cleanup.deleter import Deleter
 from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.leader import Term
 from gitops_lifecycle.kube.records import R
 from gitops_lifecycle.kube.resources import Resource
 from gitops_lifecycle.settings import Settings
@@ -64,7 +65,7 @@ def settings(**cleanup: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def running(
     sim: SimulatedCluster, tmp_path: Path, config: Settings, *, start: bool = True,
-    term: Callable[[], float] | None = None,
+    term: Term | None = None,
 ) -> AsyncIterator[Running]:
     """Informers and the enabled cleanup controllers, running until the block ends."""
     path = sim.write_kubeconfig(tmp_path / "kubeconfig")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_lifecycle.kube.leader import Term
 from tests.cleanup.builders import HOUR, job_dict
 from tests.cleanup.harness import cluster, running, settings
 
@@ -19,9 +20,10 @@ async def test_item1_a_deletion_stalled_past_the_term_is_abandoned_before_it_lan
     async with cluster() as sim:
         sim.create(job_dict("old", finished=sim.clock.now() - 2 * HOUR))
         sim.faults.latency(10)  # every request is held 10 s before the server acts on it
-        loop = asyncio.get_running_loop()
-        until = loop.time() + 25  # list and watch take 10 s each; the DELETE would land at 31 s
-        async with running(sim, tmp_path, settings(), term=lambda: until) as env:
+        term = Term()
+        # List and watch take 10 s each; the DELETE would land at 31 s.
+        term.until = asyncio.get_running_loop().time() + 25
+        async with running(sim, tmp_path, settings(), term=term) as env:
             await asyncio.sleep(60)
             sim.faults.clear()
             await asyncio.sleep(60)
@@ -32,7 +34,7 @@ async def test_item1_a_deletion_stalled_past_the_term_is_abandoned_before_it_lan
 async def test_item1_no_deletion_starts_once_the_term_is_over(tmp_path: Path) -> None:
     async with cluster() as sim:
         sim.create(job_dict("old", finished=sim.clock.now() - 2 * HOUR))
-        async with running(sim, tmp_path, settings(), term=lambda: float("-inf")) as env:
+        async with running(sim, tmp_path, settings(), term=Term()) as env:
             await asyncio.sleep(60)
         assert env.deletes("jobs") == []
         assert sim.get("batch/v1", "Job", "old", "default") is not None

@@ -196,6 +196,7 @@ async def _exercise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             sim.load_scenario(OLD_EVENT)
             await _until(lambda: (_swept_events(sim, "ops") or {}).get("series") is not None)
             await asyncio.sleep(6)
+            await _until(lambda: narrator.deleted["Job"] > 0, timeout=60)
         narrator.stop()
         assert narrator.deleted["Job"] > 0
         for target in _wait_targets():

@@ -15,6 +15,7 @@ from gitops_lifecycle.discovery.records import ProxyConfig
 from gitops_lifecycle.discovery.wiring import ServiceDiscovery
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
+from gitops_lifecycle.kube.leader import Term
 from gitops_lifecycle.kube.resources import PROXYCONFIGS
 from gitops_lifecycle.settings import Settings
 from gitops_lifecycle.simulation import SimulatedCluster
@@ -106,7 +107,7 @@ def install_crd(sim: SimulatedCluster) -> None:
 
 @contextlib.asynccontextmanager
 async def running(sim: SimulatedCluster, authentik: SimulatedAuthentik, tmp_path: Path,
-                  config: Settings, term: Callable[[], float] | None = None,
+                  config: Settings, term: Term | None = None,
                   ) -> AsyncIterator[Running]:
     install_crd(sim)
     path = sim.write_kubeconfig(tmp_path / "kubeconfig")

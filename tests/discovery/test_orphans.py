@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from gitops_lifecycle.discovery.orphans import STATE_CONFIGMAP
+from gitops_lifecycle.kube.leader import Term
 from gitops_lifecycle.settings import Settings
 from gitops_lifecycle.simulation import SimulatedCluster
 from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
@@ -191,13 +192,13 @@ async def test_no_deletion_outside_the_leaders_term(
     sim: SimulatedCluster, sim_authentik: SimulatedAuthentik, tmp_path: Path
 ) -> None:
     orphan(sim_authentik, "old-app")
-    deadline = {"at": -math.inf}
+    term = Term()  # not leading
     config = orphan_settings(sim_authentik, maxAge="0s")
-    async with running(sim, sim_authentik, tmp_path, config, term=lambda: deadline["at"]) as run:
+    async with running(sim, sim_authentik, tmp_path, config, term=term) as run:
         for _ in range(2):
             await resync(run, sim)
         assert sim_authentik.provider("old-app") is not None
         assert not [w for w in run.writes() if w.method == "DELETE"]
-        deadline["at"] = math.inf
+        term.until = math.inf
         await resync(run, sim)
         await run.until(lambda: sim_authentik.provider("old-app") is None)

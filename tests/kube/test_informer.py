@@ -368,3 +368,17 @@ async def test_an_object_that_cannot_be_decoded_is_skipped_not_the_stream(sim, k
         assert informer.watching
     assert len(job_watches(sim)) == 1
     assert sample("gitops_informer_undecodable_objects_total", {"kind": "Job"}) - skipped == 3
+
+
+async def test_a_quiet_watch_stays_live_between_bookmarks_when_the_clock_runs_fast(sim, kube):
+    # The demo runs its clock 600 times faster: two bookmark intervals of that clock are 0.2 s,
+    # while the server still bookmarks once a minute of real time.
+    health = Health()
+    informer = jobs_informer(kube, health=health, clock=SimClock(speed=600))
+    async with running(informer):
+        await until(lambda: informer.watching)
+        live = []
+        for _ in range(40):  # nothing changes for a minute: no event, one bookmark
+            await asyncio.sleep(1.5)
+            live.append(informer.watching and health.report("readyz")[0])
+        assert all(live)

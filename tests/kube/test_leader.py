@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,9 @@ from prometheus_client import REGISTRY
 
 from gitops_lifecycle.clock import SimClock, format_time, parse_time
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.leader import LeaderElector
+from gitops_lifecycle.kube.errors import NotFoundError
+from gitops_lifecycle.kube.leader import LeaderElector, NotLeadingError, Term
+from gitops_lifecycle.kube.resources import JOBS
 from gitops_lifecycle.settings import KubernetesSettings, LeaderElectionSettings
 from gitops_lifecycle.simulation import SimulatedCluster
 
@@ -202,3 +205,82 @@ async def test_a_lease_that_cannot_be_reached_is_reported_once_then_at_a_backoff
     assert 3 <= len(said) <= 6
     assert said[0]["repeated"] == 0
     assert sum(e["repeated"] for e in said) + len(said) > 20
+
+
+async def test_a_leader_shutting_down_holds_the_lease_while_a_write_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    margin = ELECTION.lease_duration - ELECTION.renew_deadline
+    async with cluster(tmp_path) as (sim, kube):
+        one = elector(kube, sim, "one")
+        two = elector(kube, sim, "two")
+        async with electing(one) as first:
+            await one.is_leader.wait_true()
+            async with electing(two):
+                await asyncio.sleep(5)
+                gate = asyncio.Event()
+                write = asyncio.create_task(one.term.write(gate.wait))
+                await asyncio.sleep(1)
+                first.cancel()  # shutting down: the write goes on until it is answered
+                await asyncio.sleep(3)
+                assert lease(sim)["holderIdentity"] == "one"
+                gate.set()
+                await write
+                answered = sim.clock.now()
+                await two.is_leader.wait_true()
+                assert sim.clock.now() - answered <= ELECTION.retry_period
+                # Answered: the handover waits for nothing more.
+                assert sim.clock.now() - answered < margin
+
+
+async def test_a_leader_shutting_down_after_giving_up_a_write_releases_a_margin_later(
+    tmp_path: Path,
+) -> None:
+    margin = ELECTION.lease_duration - ELECTION.renew_deadline
+    async with cluster(tmp_path) as (sim, kube):
+        one = elector(kube, sim, "one")
+        two = elector(kube, sim, "two")
+        async with electing(one) as first:
+            await one.is_leader.wait_true()
+            async with electing(two):
+                await asyncio.sleep(5)
+                write = asyncio.create_task(one.term.write(asyncio.Event().wait))
+                await asyncio.sleep(1)
+                write.cancel()  # given up unanswered: it may still land
+                await asyncio.gather(write, return_exceptions=True)
+                given_up = sim.clock.now()
+                first.cancel()
+                await two.is_leader.wait_true()
+                waited = sim.clock.now() - given_up
+                assert margin <= waited <= margin + ELECTION.retry_period
+
+
+async def test_a_write_refused_by_the_server_does_not_hold_the_handover(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path) as (sim, kube):
+        one = elector(kube, sim, "one")
+        two = elector(kube, sim, "two")
+        async with electing(one) as first:
+            await one.is_leader.wait_true()
+            async with electing(two):
+                await asyncio.sleep(5)
+                with pytest.raises(NotFoundError):
+                    await one.term.write(lambda: kube.delete(JOBS, "gone", namespace=NAMESPACE))
+                first.cancel()
+                stopped = sim.clock.now()
+                await two.is_leader.wait_true()
+                assert sim.clock.now() - stopped <= ELECTION.retry_period
+
+
+async def test_no_write_starts_or_stays_in_flight_past_the_term() -> None:
+    term = Term()
+    with pytest.raises(NotLeadingError):
+        await term.write(lambda: asyncio.sleep(0))
+    assert term.unanswered_at == -math.inf  # never sent
+    loop = asyncio.get_running_loop()
+    term.until = loop.time() + 2
+    with pytest.raises(NotLeadingError):
+        await term.write(lambda: asyncio.sleep(10))
+    assert term.unanswered_at == loop.time() == term.until
+    assert term.writing == 0

@@ -205,3 +205,15 @@ async def test_without_the_schema_check_only_the_servers_own_rules_apply() -> No
             authentik, "a", jwt_federation_providers=["not-an-int"]))
     assert not authentik.validates_schema
     assert status == 201
+
+
+async def test_text_fields_are_stored_without_surrounding_whitespace(
+    sim_authentik: SimulatedAuthentik, http: aiohttp.ClientSession
+) -> None:
+    # DRF's CharField strips input by default (trim_whitespace=True); so does Authentik.
+    status, created = await call(http, "POST", PROXY, json=provider_body(
+        sim_authentik, " grafana ", skip_path_regex=" ^/api/.*$\n"))
+    assert status == 201
+    assert (created["name"], created["skip_path_regex"]) == ("grafana", "^/api/.*$")
+    status, _ = await call(http, "POST", PROXY, json=provider_body(sim_authentik, "grafana  "))
+    assert status == 400

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "meta_hide": False,
 }
 WRITABLE = ("name", "slug", *DEFAULTS)
+TRIMMED = ("name", "slug", "meta_launch_url", "meta_description", "meta_publisher", "group")
+"""Text fields the serializer strips of surrounding whitespace."""
 _CHECKS: dict[str, fields.Check] = {
     "name": fields.text(blank=False),
     "slug": fields.slug,
@@ -61,6 +63,7 @@ def delete(state: State, current: Obj) -> None:
 def _validate(state: State, body: dict[str, Any], *, current: Obj | None, partial: bool,
               errors: FieldErrors | None) -> dict[str, Any]:
     errors = dict(errors or {})
+    body = fields.trimmed(body, TRIMMED)
     if not partial:
         fields.required(body, REQUIRED, errors)
     fields.collect(body, _CHECKS, errors)

@@ -27,6 +27,8 @@ class AuthentikRequest:
     time: float
     body: Any = None
     status: int | None = None
+    answered: float | None = None
+    """When the server acted and answered (None: not yet, or never)."""
 
     @property
     def write(self) -> bool:
@@ -42,6 +44,7 @@ class _Failure:
     path: PathPredicate | None
     id: int = 0
     latency: float = 0.0
+    completes: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The rule as the control endpoint shows it."""
@@ -120,9 +123,16 @@ class AuthentikFaults:
         return failure.id
 
     def slow(self, seconds: float, *, method: str | None = None,
-             path: PathPredicate | None = None, count: int | None = None) -> int:
-        """Delay the matching requests by `seconds` (the next `count`, or until cleared)."""
-        return self._add(_Failure(count, None, method, path, latency=seconds))
+             path: PathPredicate | None = None, count: int | None = None,
+             completes: bool = False) -> int:
+        """Delay the matching requests by `seconds` (the next `count`, or until cleared).
+
+        With `completes`, the server carries a delayed request out even if the client gives
+        up on it meanwhile, as Django runs a view to its end (a slow database, not a slow
+        network): the write lands after the client has gone.
+        """
+        return self._add(_Failure(count, None, method, path, latency=seconds,
+                                  completes=completes))
 
     def revoke_token(self, token: str) -> None:
         """Make a token invalid from now on: requests with it get 403."""
@@ -136,12 +146,18 @@ class AuthentikFaults:
 
     def delay_for(self, request: web.Request) -> float:
         """How long to hold `request`: the global latency plus that of matching slow rules."""
+        return self.hold_for(request)[0]
+
+    def hold_for(self, request: web.Request) -> tuple[float, bool]:
+        """How long to hold `request`, and whether it completes even if its client goes."""
         extra = 0.0
+        completes = False
         for rule in [f for f in self._failures if f.status is None and f.matches(request)]:
             extra += rule.latency
+            completes = completes or rule.completes
             if rule.consume():
                 self._failures.remove(rule)
-        return self.delay + extra
+        return self.delay + extra, completes
 
     def take(self, request: web.Request) -> web.Response | None:
         """The failure to answer `request` with, if one is pending for it."""

@@ -30,6 +30,13 @@ def required(body: dict[str, Any], names: Iterable[str], errors: FieldErrors) ->
             errors[name] = [REQUIRED]
 
 
+def trimmed(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """`body` with the strings of `names` stripped, as DRF's `CharField` (and its subclasses:
+    slug, URL) does before validating (`trim_whitespace=True` by default)."""
+    return {key: value.strip() if key in names and isinstance(value, str) else value
+            for key, value in body.items()}
+
+
 def collect(body: dict[str, Any], checks: dict[str, Check], errors: FieldErrors) -> None:
     """Run the check of every field present in the body."""
     for name, check in checks.items():

@@ -52,6 +52,10 @@ _CHECKS: dict[str, fields.Check] = {
     "access_token_validity": fields.text(blank=False),
     "refresh_token_validity": fields.text(blank=False),
 }
+TRIMMED = ("name", "external_host", "internal_host", "skip_path_regex",
+           "basic_auth_password_attribute", "basic_auth_user_attribute", "cookie_domain",
+           "access_token_validity", "refresh_token_validity")
+"""Text fields the serializer strips of surrounding whitespace."""
 _CALLBACK = "X-authentik-auth-callback=true"
 
 
@@ -92,6 +96,7 @@ def delete(state: State, pk: int) -> None:
 def _validate(state: State, body: dict[str, Any], *, current: Obj | None, partial: bool,
               errors: FieldErrors | None) -> dict[str, Any]:
     errors = dict(errors or {})
+    body = fields.trimmed(body, TRIMMED)
     if not partial:
         fields.required(body, REQUIRED, errors)
     fields.collect(body, _CHECKS, errors)

@@ -82,6 +82,8 @@ class AuthentikApi:
     version: str
     validate_schema: bool
     requests: list[AuthentikRequest] = field(default_factory=list)
+    _detached: set[asyncio.Future[web.StreamResponse]] = field(default_factory=set)
+    """Requests being carried out after their client gave up (kept until they finish)."""
 
     def app(self, control: Sequence[web.RouteDef] = ()) -> web.Application:
         """The aiohttp application (with `control` routes under /simulation/)."""
@@ -111,7 +113,18 @@ class AuthentikApi:
         if request.path.startswith("/simulation/"):
             return await handler(request)
         record = await self._record(request)
-        delay = self.faults.delay_for(request)
+        delay, completes = self.faults.hold_for(request)
+        serving = self._serve(request, handler, record, delay)
+        if not completes:
+            return await serving
+        # Carried out whether or not the client waits for the answer.
+        task = asyncio.ensure_future(serving)
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+        return await asyncio.shield(task)
+
+    async def _serve(self, request: web.Request, handler: Handler, record: AuthentikRequest,
+                     delay: float) -> web.StreamResponse:
         if delay:
             await asyncio.sleep(delay)
         if self.faults.is_down:
@@ -135,6 +148,7 @@ class AuthentikApi:
                 response = web.json_response(
                     {"detail": f'Method "{request.method}" not allowed.'}, status=405)
         record.status = response.status
+        record.answered = self.clock.now()
         return response
 
     async def _record(self, request: web.Request) -> AuthentikRequest:
