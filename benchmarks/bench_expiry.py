@@ -199,6 +199,7 @@ def main(quick: bool = False) -> int:
           f"(burst {defaults.cleanup.rate_limit.burst})", flush=True)
     alone = asyncio.run(run(count, span, None))
     print(f"alone: {_summary(alone['late'])}; not deleted: {alone['missing']}", flush=True)
+    print(f"beyond the limit, alone: {_summary(alone['beyond'])}", flush=True)
     context = mp.get_context("spawn")
     ready, stop = context.Event(), context.Event()
     with tempfile.TemporaryDirectory() as scratch:
@@ -219,7 +220,6 @@ def main(quick: bool = False) -> int:
                 cluster.kill()
     begun, ended, listed = relisting["relist"]
     during = relisting["during"]
-    print(f"beyond the limit, alone: {_summary(alone['beyond'])}")
     print(f"during a re-list of {listed:,} objects ({ended - begun:.1f} s), beyond the limit: "
           f"{_summary(during)}; whole run, as is: {_summary(relisting['late'])}; "
           f"not deleted: {relisting['missing']}")

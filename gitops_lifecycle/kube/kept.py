@@ -19,6 +19,7 @@ and `declare` refuses new keys once a cache has filtered with the old set.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 import msgspec
@@ -37,7 +38,7 @@ class Keys:
         self.prefixes: tuple[str, ...] = ()
         self.used = False
         """Whether a cache has filtered with these keys (no new key may come after)."""
-        self._needles: tuple[bytes, ...] = ()
+        self._needles: re.Pattern[bytes] | None = None
 
     def declare(self, key: str = "", *, prefix: str = "") -> None:
         if (key and key not in self.keys) or (prefix and prefix not in self.prefixes):
@@ -50,8 +51,9 @@ class Keys:
             if prefix:
                 self.prefixes = (*self.prefixes, prefix)
             # The JSON text of a key (or the start of it) as it appears in a map: `"key"`.
-            self._needles = (*(msgspec.json.encode(k) for k in self.keys),
-                             *(msgspec.json.encode(p)[:-1] for p in self.prefixes))
+            needles = (*(msgspec.json.encode(k) for k in sorted(self.keys)),
+                       *(msgspec.json.encode(p)[:-1] for p in self.prefixes))
+            self._needles = re.compile(b"|".join(map(re.escape, needles)))
 
     def kept(self, key: str) -> bool:
         return key in self.keys or key.startswith(self.prefixes)
@@ -66,7 +68,7 @@ class Keys:
     def may_keep(self, text: bytes) -> bool:
         """Whether the JSON text of a map may hold a kept key (False: it surely holds none)."""
         self.used = True
-        return any(needle in text for needle in self._needles)
+        return self._needles is not None and self._needles.search(text) is not None
 
 
 LABELS = Keys("label")
