@@ -72,6 +72,9 @@ class Membership:
         except BaseException:
             for change in batch:
                 change.done.set_exception(UnavailableError("the outpost write was interrupted"))
+                # Marked as read: when the daemon stops, the changes' waiters are cancelled too
+                # and nobody awaits it; a waiter still there gets the error all the same.
+                change.done.exception()
             raise
         listed = set(outpost.providers)
         for change in batch:
