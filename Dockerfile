@@ -13,6 +13,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gitops_lifecycle ./gitops_lifecycle
+# The chart's CRD, which the package links to (the simulated cluster serves it).
+COPY deploy/helm/gitops-lifecycle-management/files/crds ./deploy/helm/gitops-lifecycle-management/files/crds
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install . \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools

@@ -59,3 +59,17 @@ def test_nothing_is_written_at_run_time() -> None:
     assert "PYTHONDONTWRITEBYTECODE" in env
     # compiled ahead of time, so a read-only root filesystem costs nothing at start-up
     assert any("compileall" in " ".join(c.value) for c in _final_stage() if c.cmd == "RUN")
+
+
+def test_every_file_the_package_links_to_is_copied_into_the_build() -> None:
+    """A symlink in the package (the chart's CRD) must resolve inside the build stage, or the
+    wheel is built without the file it names."""
+    copied = [Path(value[0]) for value in
+              (c.value for c in _commands() if c.cmd == "COPY" and "--from" not in c.flags)]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    links = [p for p in (ROOT / "gitops_lifecycle").rglob("*") if p.is_symlink()]
+    assert links
+    for link in links:
+        target = link.resolve().relative_to(ROOT)
+        assert any(target.is_relative_to(source) for source in copied), target
+        assert not any(target.is_relative_to(pattern) for pattern in ignored), target
