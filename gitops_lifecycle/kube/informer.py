@@ -68,6 +68,12 @@ class _Scope:
     """Monotonic time of the last list, watch answer, event or bookmark."""
 
 
+_LOOP = Clock()
+"""Silence is measured on the real clock (the event loop's time), as the server's bookmarks
+and the connection's read timeout are: a simulated clock running faster (the demo) must not
+make a quiet watch look dead between two bookmarks."""
+
+
 class Informer(Generic[R]):
     """A synced cache of one resource, with subscribers told of every change."""
 
@@ -140,7 +146,7 @@ class Informer(Generic[R]):
     @property
     def watching(self) -> bool:
         """Synced, and every watch open and heard from lately (within `silence_limit`)."""
-        now = _elapsed()
+        now = _LOOP.monotonic()
         return self.has_synced.is_set() and all(
             scope.open and scope.heard is not None and now - scope.heard <= self.silence_limit
             for scope in self._scopes)
@@ -159,7 +165,7 @@ class Informer(Generic[R]):
     def _readiness(self) -> str | None:
         if not self.has_synced.is_set():
             return "initial list not finished"
-        now = _elapsed()
+        now = _LOOP.monotonic()
         silent = [scope for scope in self._scopes
                   if scope.heard is not None and now - scope.heard > self._unready_after]
         if not silent:
@@ -170,7 +176,7 @@ class Informer(Generic[R]):
                 f" ({len(silent)} of {len(self._scopes)} watches)")
 
     def _heard(self, scope: _Scope) -> None:
-        scope.heard = _elapsed()
+        scope.heard = _LOOP.monotonic()
 
     def _allows(self, namespace: str) -> bool:
         """`NamespaceScope.allows`, in sets: it runs for every object listed or watched."""
@@ -407,10 +413,3 @@ class Informer(Generic[R]):
                 handler(kind, old, new)
             except Exception:
                 log.exception("informer subscriber failed", kind=self._kind, change=kind)
-
-
-def _elapsed() -> float:
-    """Silence is measured in the event loop's time, as the server's bookmarks and the
-    connection's read timeout are: a simulated clock running faster (the demo) must not make
-    a quiet watch look dead between two bookmarks."""
-    return asyncio.get_running_loop().time()
