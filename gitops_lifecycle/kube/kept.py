@@ -66,9 +66,13 @@ class Keys:
                 if key in keys or (prefixes and key.startswith(prefixes))}
 
     def may_keep(self, text: bytes) -> bool:
-        """Whether the JSON text of a map may hold a kept key (False: it surely holds none)."""
+        """Whether the JSON text of a map may hold a kept key (False: it surely holds none).
+
+        A text with an escape may spell a key differently (`gitops.io\\/cleanup`): it is decoded.
+        """
         self.used = True
-        return self._needles is not None and self._needles.search(text) is not None
+        return self._needles is not None and (
+            b"\\" in text or self._needles.search(text) is not None)
 
 
 LABELS = Keys("label")

@@ -157,7 +157,7 @@ def _uid_number(uid: str) -> str | int:
     """A canonical UUID as its 128-bit number (44 bytes instead of 85), anything else as is."""
     digits = uid.replace("-", "")
     # Lower-case hex in groups of 8-4-4-4-12 reads back the same; anything else is kept as is.
-    if not (len(uid) == 36 and len(digits) == 32 and digits.isalnum()
+    if not (len(uid) == 36 and len(digits) == 32 and digits.isascii() and digits.isalnum()
             and uid[8] == uid[13] == uid[18] == uid[23] == "-" and uid.islower()):
         return uid
     try:
