@@ -98,7 +98,7 @@ async def sync_informers(kubeconfig: Path) -> dict[str, Any]:
     context = mp.get_context("spawn")
     stop, results = context.Event(), context.Queue()
     poller = context.Process(target=poll_healthz, args=(server.port, stop, results))
-    # The client-side QPS limit is lifted: this measures decoding, not the limit's 20 pages/s.
+    # The client-side QPS limit is lifted: this measures decoding, not the limit's 50 pages/s.
     settings = KubernetesSettings(kubeconfig=kubeconfig, qps=10_000, burst=10_000)
     async with Kube.from_settings(settings) as kube:
         gc.collect()

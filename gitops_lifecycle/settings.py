@@ -163,9 +163,9 @@ class KubernetesSettings(Section):
     """Path to a kubeconfig; default: in-cluster config, then KUBECONFIG, then ~/.kube/config."""
     context: str | None = None
     """Kubeconfig context to use (default: the current context)."""
-    qps: float = Field(20, gt=0)
+    qps: float = Field(50, gt=0)
     """Client-side limit on API requests per second."""
-    burst: int = Field(40, ge=1)
+    burst: int = Field(100, ge=1)
     """Requests allowed above `qps` in a burst."""
     request_timeout: PositiveDuration = 30.0
     """Longest a request may take once it has a connection (waiting for one does not count)."""
@@ -267,9 +267,9 @@ class ControllerSettings(Section):
 
 
 class RateLimit(Section):
-    per_second: float = Field(10, gt=0)
+    per_second: float = Field(20, gt=0)
     """Deletions per second, sustained."""
-    burst: int = Field(20, ge=1)
+    burst: int = Field(40, ge=1)
     """Deletions allowed in a burst."""
 
 

@@ -94,7 +94,7 @@ class Kube:
     """The API client; use as `async with Kube.from_settings(settings.kubernetes) as kube:`."""
 
     def __init__(self, *, load: Callable[[], Awaitable[connections.Connection]],  # noqa: PLR0913 - how to connect, and the limits
-                 qps: float = 20, burst: int = 40, timeout: float = 30,
+                 qps: float = 50, burst: int = 100, timeout: float = 30,
                  list_timeout: float = 60, breaker: Breaker | None = None,
                  clock: Clock | None = None, max_requests: int = CONNECTIONS,
                  component: str | None = None) -> None:
