@@ -52,7 +52,7 @@ class SharedInformers:
                 kube=self.kube, resource=resource, record=record, clock=self.clock,
                 health=self.health, namespaces=scope.namespaces,
                 label_selector=scope.label_selector, field_selector=scope.field_selector,
-                page_size=scope.page_size,
+                page_size=scope.page_size, batch_window=scope.watch_batch_window,
             )
         informer: Informer[R] = self.made[resource]
         return informer

@@ -56,6 +56,9 @@ Interval = Annotated[Duration, Field(ge=MIN_INTERVAL)]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
 """A duration above zero."""
 
+WATCH_BATCH_WINDOW = 0.25
+"""The default of `kubernetes.watchBatchWindow`, in seconds."""
+
 JITTER_FACTOR = 1.2
 """client-go's leader election jitter: renewDeadline must exceed retryPeriod by this factor."""
 
@@ -173,6 +176,9 @@ class KubernetesSettings(Section):
     """Longest one page of an informer's LIST may take (large pages of large objects)."""
     page_size: int = Field(500, ge=1, le=10000)
     """Objects per page of an informer's LIST."""
+    watch_batch_window: Annotated[Duration, Field(ge=0, le=5)] = WATCH_BATCH_WINDOW
+    """While watch events keep coming, they are read together at most this often (one
+    wake-up for many, all watches at the same moments); 0 reads each as it arrives."""
     namespaces: WatchScope = WatchScope()
     """Which namespaces the informers watch."""
     label_selector: str = ""

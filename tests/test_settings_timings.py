@@ -36,6 +36,8 @@ def _election(**timings: Any) -> dict[str, Any]:
     ({"cleanup": {"controller": {"policies": {"failedJobs": {"ttl": "0s"}}}}},
      "cleanup.controller.policies.failedJobs.ttl"),
     ({"cleanup": {"blastRadius": {"window": 0}}}, "cleanup.blastRadius.window"),
+    ({"kubernetes": {"watchBatchWindow": "-1s"}}, "kubernetes.watchBatchWindow"),
+    ({"kubernetes": {"watchBatchWindow": "1m"}}, "kubernetes.watchBatchWindow"),
 ])
 def test_item3_impossible_timings_are_rejected_naming_the_key(
     overrides: dict[str, Any], key: str

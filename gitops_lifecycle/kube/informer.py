@@ -40,7 +40,7 @@ from gitops_lifecycle.kube.errors import (
 )
 from gitops_lifecycle.kube.records import Object, R
 from gitops_lifecycle.kube.resources import Resource
-from gitops_lifecycle.settings import NamespaceScope, WatchScope
+from gitops_lifecycle.settings import WATCH_BATCH_WINDOW, NamespaceScope, WatchScope
 
 log = logs.get("informer")
 
@@ -82,6 +82,7 @@ class Informer(Generic[R]):
         namespaces: NamespaceScope | None = None, label_selector: str = "",
         field_selector: str = "", clock: Clock | None = None, health: Health | None = None,
         page_size: int = 500, watch_timeout: int = 300, bookmark_interval: float = 60.0,
+        batch_window: float = WATCH_BATCH_WINDOW,
     ) -> None:
         self.name = f"informer:{resource.plural}"
         self.resource = resource
@@ -93,6 +94,7 @@ class Informer(Generic[R]):
         self._field_selector = field_selector
         self._clock = clock or Clock()
         self._page_size = page_size
+        self._batch_window = batch_window
         self._watch_timeout = watch_timeout
         # The API server bookmarks every watch about once a minute: two minutes of silence
         # mean the connection is gone, whatever TCP says.
@@ -323,6 +325,7 @@ class Informer(Generic[R]):
             namespace=scope.namespace, timeout_seconds=self._jittered_timeout(),
             label_selector=self._label_selector, field_selector=self._field_selector,
             idle_timeout=self.silence_limit, opened=opened,
+            batch_window=self._batch_window,
         )
         try:
             async with contextlib.aclosing(events):
