@@ -31,7 +31,7 @@ class Pacer:
     def __init__(self, transport: asyncio.BaseTransport | None, window: float) -> None:
         self._transport = transport if isinstance(transport, asyncio.ReadTransport) else None
         self._window = window
-        self._budget = _receive_buffer(transport) // 4
+        self._socket = transport.get_extra_info("socket") if transport is not None else None
         self._loop = asyncio.get_running_loop()
         self._since = self._loop.time()
 
@@ -54,17 +54,17 @@ class Pacer:
 
     def _hold(self, rate: float) -> float | None:
         """The longest window/2**k in which `rate` fills at most the budget; None if none."""
+        budget = _receive_buffer(self._socket) // 4  # read each time: the kernel grows it
         hold = self._window
         for _ in range(HALVINGS + 1):
-            if rate * hold <= self._budget:
+            if rate * hold <= budget:
                 return hold
             hold /= 2
         return None
 
 
-def _receive_buffer(transport: asyncio.BaseTransport | None) -> int:
+def _receive_buffer(sock: socket.socket | None) -> int:
     """The socket's receive buffer; data fits in about half of it (the rest is overhead)."""
-    sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is None:
         return FALLBACK_BUFFER
     try:
