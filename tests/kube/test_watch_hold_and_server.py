@@ -12,21 +12,57 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import yaml
+from aiohttp import web
 
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Job
 from gitops_lifecycle.kube.resources import JOBS
+from gitops_lifecycle.settings import KubernetesSettings
 from gitops_lifecycle.simulation import SimulatedCluster
 from tests.kube.test_informer import job, running, until
+from tests.retry.services import make_tls
 
 pytestmark = pytest.mark.looptime
 
 WINDOW = 5.0  # the longest `kubernetes.watchBatchWindow` allows
 BURST = 250
 BIG = {f"k{index}": "v" * 2000 for index in range(20)}  # about 40 KB an object
+
+
+@pytest.fixture
+async def tls_kube(sim: SimulatedCluster, tmp_path: Path) -> AsyncIterator[Kube]:
+    """Our client, talking to the simulated cluster over TLS, as to any real one."""
+    tls = make_tls(tmp_path / "server")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert, tls.key)
+    runner = web.AppRunner(sim.api.app(), handler_cancellation=True, access_log=None,
+                           shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = runner.addresses[0][1]
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}",
+                                               "certificate-authority": str(tls.ca)}}],
+        "users": [{"name": "c", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "c"}}],
+    }))
+    try:
+        async with Kube.from_settings(KubernetesSettings(kubeconfig=config, qps=1000,
+                                                         burst=1000)) as client:
+            yield client
+    finally:
+        sim.faults.drop_watches(graceful=True)
+        await runner.cleanup()
 
 
 def _queued(sim: SimulatedCluster) -> int:
@@ -59,6 +95,26 @@ async def test_a_burst_after_a_quiet_spell_is_never_held_back_in_the_servers_que
 
 async def test_without_a_window_the_burst_flows_through(sim, kube):
     assert await _burst_after_quiet(sim, kube, 0.0) <= 1
+
+
+async def test_over_tls_a_burst_after_a_quiet_spell_is_never_held_back_either(sim, tls_kube):
+    assert await _burst_after_quiet(sim, tls_kube, WINDOW) <= 1
+
+
+async def test_over_tls_events_that_keep_coming_are_still_read_together(sim, tls_kube):
+    informer = Informer(kube=tls_kube, resource=JOBS, record=Job, batch_window=WINDOW)
+    at: dict[str, float] = {}
+    informer.subscribe(lambda kind, old, new: at.setdefault(
+        new.metadata.name, asyncio.get_running_loop().time()) if new is not None else None)
+    async with running(informer):
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(WINDOW - loop.time() % WINDOW + 0.01)
+        for index in range(5):
+            sim.create(job(f"trickle-{index}"))
+            await asyncio.sleep(0.1)
+        await until(lambda: len(at) == 5)
+    assert len({at[f"trickle-{index}"] for index in range(1, 5)}) == 1
+    assert at["trickle-1"] % WINDOW == pytest.approx(0, abs=1e-6)
 
 
 async def test_a_connection_a_watch_gave_back_serves_the_next_watch_at_once(sim, kube):
