@@ -13,7 +13,8 @@ watched all along: the hold is the socket's low-water mark (`SO_RCVLOWAT`) raise
 of its receive buffer, and the kernel wakes the reader as soon as that much waits, however
 fast it came. At the window's moment the mark drops back to a byte and whatever waits is read.
 A read as large as the transport reads at once (more may be waiting) is followed at once by
-the next. Where the socket cannot take the mark, nothing is held.
+the next. Where the socket cannot take the mark, nothing is held. (Linux wakes the reader when
+a lowered mark is already met since 4.18; before, the bytes waited for the next to arrive.)
 """
 
 from __future__ import annotations
