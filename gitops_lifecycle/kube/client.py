@@ -385,6 +385,9 @@ async def _lines(response: aiohttp.ClientResponse, batch_window: float = 0.0,
     connection = response.connection
     pacer = (Pacer(connection.transport, batch_window)
              if batch_window > 0 and connection is not None else None)
+    if pacer is not None:
+        # At its end the stream gives its connection back to the pool, for any request.
+        response.content.on_eof(pacer.release)
     try:
         async for chunk in response.content.iter_any():
             buffer += chunk
@@ -393,10 +396,13 @@ async def _lines(response: aiohttp.ClientResponse, batch_window: float = 0.0,
                 del buffer[: end + 1]
                 if line.strip():
                     yield line
-            if pacer is not None:
-                await pacer.after_read(len(chunk))
+            if pacer is not None and not response.content.is_eof():
+                pacer.after_read(len(chunk))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise APIConnectionError.of(f"watch {response.url.path}", exc) from exc
+    finally:
+        if pacer is not None:
+            pacer.release()
     if buffer.strip():
         yield bytes(buffer)
 

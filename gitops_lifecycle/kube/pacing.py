@@ -1,69 +1,99 @@
 """Reading a watch in batches: one wake-up of the process for many events, never a full socket.
 
 A watch that hears an event every few milliseconds wakes the process for each, and on a
-small machine the wake-up costs more than the event. So after a read, the stream's reading is
-held until the next multiple of the batch window on the event loop's clock (every watch of
-the process wakes at the same moments), and what came meanwhile is read in one go.
+small machine the wake-up costs more than the event. So after a read, the kernel is told not
+to wake the reader until the next multiple of the batch window on the event loop's clock
+(every watch of the process wakes at the same moments), and what came meanwhile is read in
+one go.
 
 Holding must never slow the API server down: a socket that fills up blocks its writes, and a
-watcher that does not keep up is closed by the server. So the hold is only as long as the
-stream's recent rate leaves the socket at most a quarter full — a halved window, a quarter,
-down to none for a stream that is busy — and a read as large as the transport reads at once
-(more may be waiting) is followed by the next at once.
+watcher that does not keep up is closed by the server. No guess at the stream's rate can
+promise that (a burst after a quiet spell has no rate to go by), so the socket keeps being
+watched all along: the hold is the socket's low-water mark (`SO_RCVLOWAT`) raised to a quarter
+of its receive buffer, and the kernel wakes the reader as soon as that much waits, however
+fast it came. At the window's moment the mark drops back to a byte and whatever waits is read.
+A read as large as the transport reads at once (more may be waiting) is followed at once by
+the next. Where the socket cannot take the mark, nothing is held. (Linux wakes the reader when
+a lowered mark is already met since 4.18; before, the bytes waited for the next to arrive.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from typing import Protocol
 
 READ_SIZE = 256 * 1024
 """What an asyncio transport reads from a socket at once."""
-HALVINGS = 6
-"""The shortest hold is the window over 2**6; a stream busier than that is not held."""
 FALLBACK_BUFFER = 128 * 1024
 """The receive buffer assumed where the socket cannot say."""
 
 
+class _Socket(Protocol):
+    def getsockopt(self, level: int, option: int, /) -> int: ...
+    def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
+
+
 class Pacer:
-    """Holds one watch connection's reading between reads while its events trickle in."""
+    """Holds back one watch connection's wake-ups between reads while its events trickle in."""
 
     def __init__(self, transport: asyncio.BaseTransport | None, window: float) -> None:
-        self._transport = transport if isinstance(transport, asyncio.ReadTransport) else None
+        self._sock = _socket(transport)
         self._window = window
-        self._socket = transport.get_extra_info("socket") if transport is not None else None
         self._loop = asyncio.get_running_loop()
-        self._since = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def after_read(self, size: int) -> None:
-        """Called after each read of `size` bytes has been handled: hold, or return at once."""
+    def after_read(self, size: int) -> None:
+        """Called after each read of `size` bytes has been handled: hold until the next
+        window moment, or (a read as large as one transport read) not at all."""
+        if self._sock is None:
+            return
+        if size >= READ_SIZE:
+            self.release()
+            return
         now = self._loop.time()
-        rate = size / max(now - self._since, 1e-6)  # bytes a second, since the last read
-        self._since = now
-        hold = self._hold(rate)
-        transport = self._transport
-        if size >= READ_SIZE or hold is None or transport is None or not transport.is_reading():
-            return  # busy, or held by aiohttp's own flow control: not ours to hold or release
-        transport.pause_reading()
+        moment = now - now % self._window + self._window
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(moment, self.release)
+        # Read each time: the kernel grows the buffer of a busy stream.
+        self._low_water(_receive_buffer(self._sock) // 4)
+
+    def release(self) -> None:
+        """Wake the reader for any byte again (the window's moment, or the stream's end)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._low_water(1)
+
+    def _low_water(self, size: int) -> None:
+        sock = self._sock
+        if sock is None:
+            return
         try:
-            await asyncio.sleep(hold - self._loop.time() % hold)
-        finally:
-            if not transport.is_closing():
-                transport.resume_reading()
-            self._since = self._loop.time()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, size)
+        except OSError:  # closed meanwhile, or a socket that does not take the mark
+            self._sock = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
-    def _hold(self, rate: float) -> float | None:
-        """The longest window/2**k in which `rate` fills at most the budget; None if none."""
-        budget = _receive_buffer(self._socket) // 4  # read each time: the kernel grows it
-        hold = self._window
-        for _ in range(HALVINGS + 1):
-            if rate * hold <= budget:
-                return hold
-            hold /= 2
+
+def _socket(transport: asyncio.BaseTransport | None) -> _Socket | None:
+    """The transport's socket, if it takes a low-water mark (a TLS one gives its TCP socket)."""
+    if transport is None or not hasattr(socket, "SO_RCVLOWAT"):
         return None
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+        return sock  # type: ignore[no-any-return]
+    return None
 
 
-def _receive_buffer(sock: socket.socket | None) -> int:
+def _receive_buffer(sock: _Socket | None) -> int:
     """The socket's receive buffer; data fits in about half of it (the rest is overhead)."""
     if sock is None:
         return FALLBACK_BUFFER

@@ -1,9 +1,9 @@
 """Watch events that keep coming are read together, at the batch window's moments.
 
 Each read of a watch wakes the process; at a steady trickle of events that is one wake-up
-per event, and the wake-up costs more than the event. With a batch window the informer
-holds the connection's reading after each read that emptied the socket, until the next
-multiple of the window on the event loop's clock, and reads what came meanwhile in one go.
+per event, and the wake-up costs more than the event. With a batch window the kernel does
+not wake the informer after a read until the next multiple of the window on the event loop's
+clock (or until the socket is a quarter full), and what came meanwhile is read in one go.
 Virtual time: the moments below are exact.
 """
 
