@@ -9,10 +9,12 @@ one go.
 Holding must never slow the API server down: a socket that fills up blocks its writes, and a
 watcher that does not keep up is closed by the server. No guess at the stream's rate can
 promise that (a burst after a quiet spell has no rate to go by), so the socket keeps being
-watched all along: the hold is the socket's low-water mark (`SO_RCVLOWAT`) raised to a quarter
-of its receive buffer, and the kernel wakes the reader as soon as that much waits, however
-fast it came. At the window's moment the mark drops back to a byte and whatever waits is read.
-A read as large as the transport reads at once (more may be waiting) is followed at once by
+watched all along: the hold is the socket's low-water mark (`SO_RCVLOWAT`) raised to 128 KiB,
+and the kernel wakes the reader as soon as that much waits, however fast it came. (Linux
+sizes the receive buffer, unless it was set by hand, to hold the mark: the reader is woken
+when the socket has taken the mark's worth, and the server's writes go on meanwhile into its
+own send buffer.) At the window's moment the mark drops back to a byte and whatever waits is
+read. A read as large as the transport reads at once (more may be waiting) is followed at once by
 the next. Where the socket cannot take the mark, nothing is held. (Linux wakes the reader when
 a lowered mark is already met since 4.18; before, the bytes waited for the next to arrive.)
 """
@@ -26,8 +28,8 @@ from typing import Protocol
 
 READ_SIZE = 256 * 1024
 """What an asyncio transport reads from a socket at once."""
-FALLBACK_BUFFER = 128 * 1024
-"""The receive buffer assumed where the socket cannot say."""
+MARK = 128 * 1024
+"""What may wait in the socket before the reader is woken during a hold."""
 
 
 class _Socket(Protocol):
@@ -57,8 +59,7 @@ class Pacer:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self._loop.call_at(moment, self.release)
-        # Read each time: the kernel grows the buffer of a busy stream.
-        self._low_water(_receive_buffer(self._sock) // 4)
+        self._low_water(MARK)
 
     def release(self) -> None:
         """Wake the reader for any byte again (the window's moment, or the stream's end)."""
@@ -91,13 +92,3 @@ def _socket(transport: asyncio.BaseTransport | None) -> _Socket | None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
         return sock  # type: ignore[no-any-return]
     return None
-
-
-def _receive_buffer(sock: _Socket | None) -> int:
-    """The socket's receive buffer; data fits in about half of it (the rest is overhead)."""
-    if sock is None:
-        return FALLBACK_BUFFER
-    try:
-        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-    except OSError:
-        return FALLBACK_BUFFER
