@@ -14,9 +14,10 @@ and the kernel wakes the reader as soon as that much waits, however fast it came
 sizes the receive buffer, unless it was set by hand, to hold the mark: the reader is woken
 when the socket has taken the mark's worth, and the server's writes go on meanwhile into its
 own send buffer.) At the window's moment the mark drops back to a byte and whatever waits is
-read. A read as large as the transport reads at once (more may be waiting) is followed at once by
-the next. Where the socket cannot take the mark, nothing is held. (Linux wakes the reader when
-a lowered mark is already met since 4.18; before, the bytes waited for the next to arrive.)
+read. A read as large as the transport reads at once (more may be waiting) is followed at
+once by the next. Where the socket cannot take the mark, nothing is held. (Linux wakes the
+reader when a lowered mark is already met since 4.18; before, the bytes waited for the next
+to arrive.)
 """
 
 from __future__ import annotations
