@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal
@@ -113,8 +114,11 @@ class Informer(Generic[R]):
         self._size = 0
         self._handlers: list[Handler[R]] = []
         self._kind = resource.kind
-        # Label lookups cost microseconds: each watch event would pay two.
-        self._cached_gauge = metrics.OBJECTS_CACHED.labels(kind=self._kind)
+        # The size is read at each scrape, not written at each event (an informer gone: 0).
+        informer = weakref.ref(self)
+        metrics.OBJECTS_CACHED.labels(kind=self._kind).set_function(
+            lambda: len(cache) if (cache := informer()) is not None else 0)
+        # Label lookups cost microseconds: each watch event would pay one.
         self._event_counters: dict[str, Any] = {}
         # Exported at 0 from the start: a healthy watch shows as 0 on a dashboard, and
         # increase() counts the first re-list (a series born at 1 hides it).
@@ -266,7 +270,6 @@ class Informer(Generic[R]):
                 continue
             await self._apply_page(page.items, seen)
             token = page.metadata.continue_ or None
-            self._cached_gauge.set(len(self))
             if token is None:
                 break
         self._drop_unseen(scope, seen)
@@ -308,7 +311,6 @@ class Informer(Generic[R]):
             names = seen.get(namespace, set())
             for name in [name for name in self._cache[namespace] if name not in names]:
                 self._remove(namespace, name)
-        self._cached_gauge.set(len(self))
 
     # --- watch ------------------------------------------------------------------------------
     async def _watch(self, scope: _Scope) -> None:
@@ -365,8 +367,6 @@ class Informer(Generic[R]):
             self._store(obj)
         else:
             log.warning("unknown watch event type", kind=self._kind, type=kind)
-            return
-        self._cached_gauge.set(len(self))
 
     def _skip(self, obj: Object, kind: str, error: str) -> None:
         """An object that does not fit the record: count it, log it once, forget any older copy.
@@ -382,7 +382,6 @@ class Informer(Generic[R]):
                         key=meta.key, change=kind, error=error)
         if self._allows(meta.namespace):
             self._remove(meta.namespace, meta.name)
-            self._cached_gauge.set(len(self))
 
     # --- changes ----------------------------------------------------------------------------
     def _store(self, new: R) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from itertools import count
@@ -382,3 +384,27 @@ async def test_a_quiet_watch_stays_live_between_bookmarks_when_the_clock_runs_fa
             await asyncio.sleep(1.5)
             live.append(informer.watching and health.report("readyz")[0])
         assert all(live)
+
+
+async def test_the_objects_gauge_follows_the_cache(sim, kube):
+    sim.create(job("listed"))
+    informer = jobs_informer(kube)
+    async with running(informer):
+        assert _objects_gauge() == 1
+        sim.create(job("watched"))
+        await until(lambda: _objects_gauge() == 2)
+        sim.delete("batch/v1", "Job", "listed", namespace="default")
+        await until(lambda: _objects_gauge() == 1)
+
+
+async def test_the_objects_gauge_keeps_no_informer_alive(sim, kube):
+    informer = jobs_informer(kube)
+    gone = weakref.ref(informer)
+    del informer
+    gc.collect()
+    assert gone() is None
+    assert _objects_gauge() == 0
+
+
+def _objects_gauge() -> float | None:
+    return REGISTRY.get_sample_value("gitops_informer_objects", {"kind": "Job"})
