@@ -60,7 +60,7 @@ class ServiceDiscovery:
         services: Informer[Object] = Informer(
             kube=kube, resource=SERVICES, record=Object, namespaces=settings.kubernetes.namespaces,
             label_selector=SELECTOR, clock=clock,
-            batch_window=settings.kubernetes.watch_batch_window,
+            batch_window=settings.kubernetes.watch_batch_window / clock.speed,
         )
         self.services = ServiceController(kube=kube, services=services,
                                           proxyconfigs=proxyconfigs, settings=settings,
