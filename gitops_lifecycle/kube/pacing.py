@@ -34,7 +34,6 @@ MARK = 128 * 1024
 
 
 class _Socket(Protocol):
-    def getsockopt(self, level: int, option: int, /) -> int: ...
     def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
 
 
@@ -56,18 +55,19 @@ class Pacer:
             self.release()
             return
         now = self._loop.time()
-        moment = now - now % self._window + self._window
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(moment, self.release)
+        self._cancel()
+        self._timer = self._loop.call_at(now - now % self._window + self._window, self.release)
         self._low_water(MARK)
 
     def release(self) -> None:
         """Wake the reader for any byte again (the window's moment, or the stream's end)."""
+        self._cancel()
+        self._low_water(1)
+
+    def _cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._low_water(1)
 
     def _low_water(self, size: int) -> None:
         sock = self._sock
@@ -77,9 +77,7 @@ class Pacer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, size)
         except OSError:  # closed meanwhile, or a socket that does not take the mark
             self._sock = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._cancel()
 
 
 def _socket(transport: asyncio.BaseTransport | None) -> _Socket | None:
