@@ -119,8 +119,10 @@ async def _replica(role: str, kubeconfig: Path, flags: dict[str, Any]) -> None:
     from gitops_lifecycle import logs
     from gitops_lifecycle.cleanup import wiring
     from gitops_lifecycle.clock import Clock
+    from gitops_lifecycle.daemon import SharedInformers
+    from gitops_lifecycle.health import Health
     from gitops_lifecycle.kube.client import Kube
-    from gitops_lifecycle.kube.informer import Informer
+    from gitops_lifecycle.kube.resources import JOBS, PODS
 
     logs.configure(level="warning")
     config = _settings(kubeconfig)
@@ -132,21 +134,16 @@ async def _replica(role: str, kubeconfig: Path, flags: dict[str, Any]) -> None:
         received += 1
 
     async with Kube.from_settings(config.kubernetes) as kube:
-        informers: dict[str, Informer[Any]] = {}
-
-        def informer(resource: Any, record: Any) -> Any:
-            return informers.setdefault(resource.plural, Informer(
-                kube=kube, resource=resource, record=record, clock=clock))
-
+        informers = SharedInformers(kube=kube, settings=config, clock=clock, health=Health())
         components = wiring.controllers(kube=kube, settings=config, clock=clock,
-                                        informers=informer)
-        watched = [informers["jobs"], informers["pods"]]
+                                        informers=informers)
+        watched = [informers.made[JOBS], informers.made[PODS]]
         for one in watched:
             one.subscribe(count)
-        tasks = [asyncio.create_task(one.run()) for one in informers.values()]
+        tasks = [asyncio.create_task(one.run()) for one in informers.made.values()]
         if role == "leader":
             tasks += [asyncio.create_task(component.run()) for component in components]
-        await asyncio.gather(*(one.has_synced.wait() for one in informers.values()))
+        await asyncio.gather(*(one.has_synced.wait() for one in informers.made.values()))
         await asyncio.sleep(2)  # the leader's first sweep
         gc.collect()
         idle = await _idle_cpu()

@@ -23,8 +23,9 @@ from benchmarks.verdict import Figure, report
 from gitops_lifecycle import logs
 from gitops_lifecycle.cleanup import wiring
 from gitops_lifecycle.clock import SimClock, format_time
+from gitops_lifecycle.daemon import SharedInformers
+from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
-from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Object
 from gitops_lifecycle.kube.resources import EVENTS, JOBS, PODS, REPLICASETS
 from gitops_lifecycle.settings import Settings
@@ -105,16 +106,11 @@ async def run(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         config = _settings(sim.write_kubeconfig(Path(tmp) / "kubeconfig"))
         async with Kube.from_settings(config.kubernetes) as kube:
-            informers: dict[str, Informer[Any]] = {}
-
-            def informer(resource: Any, record: Any) -> Any:
-                return informers.setdefault(resource.plural, Informer(
-                    kube=kube, resource=resource, record=record, clock=clock))
-
+            informers = SharedInformers(kube=kube, settings=config, clock=clock, health=Health())
             components = wiring.controllers(kube=kube, settings=config, clock=clock,
-                                            informers=informer)
+                                            informers=informers)
             baseline = await _baseline_requests(kube, sim)  # with every Job still there
-            tasks = [asyncio.create_task(c.run()) for c in [*informers.values(), *components]]
+            tasks = [asyncio.create_task(c.run()) for c in [*informers.made.values(), *components]]
             runner, url = await _serve_healthz()
             stop = asyncio.Event()
             latencies: list[float] = []

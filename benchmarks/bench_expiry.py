@@ -40,6 +40,8 @@ from benchmarks.verdict import Figure, report
 from gitops_lifecycle import logs
 from gitops_lifecycle.cleanup import wiring
 from gitops_lifecycle.clock import SimClock, format_time
+from gitops_lifecycle.daemon import SharedInformers
+from gitops_lifecycle.health import Health
 from gitops_lifecycle.kube.client import Kube
 from gitops_lifecycle.kube.informer import Informer
 from gitops_lifecycle.kube.records import Job, Pod
@@ -103,8 +105,6 @@ async def _relist(kubeconfig: Path, clock: SimClock) -> tuple[float, float, int]
 
 async def run(count: int, span: float, big: Path | None) -> dict[str, Any]:
     """Seed, run the controllers until every Job is deleted; the lateness of each."""
-    import gitops_lifecycle.daemon  # noqa: F401 - the label and annotation keys it keeps
-
     clock = SimClock()
     sim = SimulatedCluster(clock)
     await sim.start()
@@ -117,15 +117,10 @@ async def run(count: int, span: float, big: Path | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         config = _settings(sim.write_kubeconfig(Path(tmp) / "kubeconfig"))
         async with Kube.from_settings(config.kubernetes) as kube:
-            informers: dict[str, Informer[Any]] = {}
-
-            def informer(resource: Any, record: Any) -> Any:
-                return informers.setdefault(resource.plural, Informer(
-                    kube=kube, resource=resource, record=record, clock=clock))
-
+            informers = SharedInformers(kube=kube, settings=config, clock=clock, health=Health())
             components = wiring.controllers(kube=kube, settings=config, clock=clock,
-                                            informers=informer)
-            tasks = [asyncio.create_task(c.run()) for c in [*informers.values(), *components]]
+                                            informers=informers)
+            tasks = [asyncio.create_task(c.run()) for c in [*informers.made.values(), *components]]
             if big is not None:
                 # Just before a whole second, when the next expiries are due.
                 await clock.sleep_until(int(start + span / 4) - 0.05)
