@@ -52,14 +52,9 @@ def serve(count: int, seconds: float, kubeconfig: str, flags: dict[str, Any]) ->
 async def _serve(count: int, seconds: float, kubeconfig: str, flags: dict[str, Any]) -> None:
     from gitops_lifecycle.clock import SimClock
     from gitops_lifecycle.simulation import SimulatedCluster
-    from gitops_lifecycle.simulation.kubeapi.resources import by_kind
 
     sim = SimulatedCluster(clock=SimClock(), kubelet=False)
-    sim.ensure_namespaces(*kube_objects.NAMESPACES)
-    for make in (kube_objects.job, kube_objects.pod):
-        for obj in kube_objects.many(make, count):
-            rt = by_kind(obj["apiVersion"], obj["kind"])
-            sim.registry.create(rt, obj, namespace=obj["metadata"]["namespace"], restore=True)
+    kube_objects.seed(sim, count)
     await sim.start()
     sim.write_kubeconfig(kubeconfig)
     flags["cluster"].set()

@@ -45,12 +45,7 @@ async def _serve_cluster(count: int, kubeconfig: str, ready: Any, stop: Any) -> 
     from gitops_lifecycle.simulation import SimulatedCluster
 
     sim = SimulatedCluster(clock=SimClock(), kubelet=False)
-    sim.ensure_namespaces(*kube_objects.NAMESPACES)
-    for make in (kube_objects.job, kube_objects.pod):
-        for obj in kube_objects.many(make, count):
-            # The registry directly: `create` would copy each object twice more.
-            rt = sim.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
-            sim.registry.create(rt, obj, namespace=obj["metadata"]["namespace"], restore=True)
+    kube_objects.seed(sim, count)
     await sim.start()
     sim.write_kubeconfig(kubeconfig)
     ready.set()

@@ -223,3 +223,13 @@ def many(make: Any, count: int, variants: int = 64) -> Any:
         meta["name"] = f"{meta['name']}-{i:06d}"
         meta["uid"] = _uid()
         yield obj
+
+
+def seed(sim: Any, count: int) -> None:
+    """`count` Jobs and `count` Pods into a simulated cluster that has not started yet."""
+    sim.ensure_namespaces(*NAMESPACES)
+    for make in (job, pod):
+        for obj in many(make, count):
+            # The registry directly: `create` would copy each object twice more.
+            rt = sim.registry.catalog.by_kind(obj["apiVersion"], obj["kind"])
+            sim.registry.create(rt, obj, namespace=obj["metadata"]["namespace"], restore=True)
