@@ -39,8 +39,6 @@ CREATE_ON_UPDATE = frozenset({("coordination.k8s.io", "Lease"), ("", "Event"),
 CONDITIONAL_ONLY = frozenset({("coordination.k8s.io", "Lease"),
                               ("apiextensions.k8s.io", "CustomResourceDefinition")})
 
-CANONICAL = BUILTIN  # the built-in storages (`Registry.catalog` knows the custom ones too)
-
 
 @dataclass(frozen=True)
 class Write:
