@@ -204,7 +204,7 @@ class ServiceController:
             return DONE
         total = sum(1 for pc in self.proxyconfigs.values()
                     if any(ref.kind == "Service" for ref in pc.metadata.owner_references))
-        if not self.guard.admit(POLICY, total=total, kind="proxyconfigs"):
+        if not self.guard.admit(POLICY, total=total, kind=PROXYCONFIGS.plural):
             log.warning("ProxyConfig of an unlabelled Service not deleted: the blast-radius "
                         "guard stopped these deletions", key=proxyconfig.key)
             released = self.guard.released_at(POLICY) - self.clock.monotonic()

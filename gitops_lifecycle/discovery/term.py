@@ -40,13 +40,10 @@ async def within(term: Term, action: Callable[[], Awaitable[T]]) -> T:
         raise UnavailableError(str(exc)) from None
 
 
-def gate(term: Term) -> Gate | None:
-    """What every Authentik write of this replica passes (None: no election)."""
-    if term is None:
-        return None
-    leader = term
+def gate(term: LeaderTerm) -> Gate:
+    """What every Authentik write of this replica passes."""
 
     async def through(action: Callable[[], Awaitable[Any]]) -> Any:
-        return await within(leader, action)
+        return await within(term, action)
 
     return through

@@ -16,7 +16,13 @@ from gitops_lifecycle.clock import SimClock
 from gitops_lifecycle.simulation import SimulatedCluster
 from gitops_lifecycle.simulation.authentik import SimulatedAuthentik
 from tests.discovery.harness import running
-from tests.discovery.test_orphans import first_seen, orphan, orphan_settings, resync
+from tests.discovery.test_orphans import (
+    first_seen,
+    kept_then_deleted,
+    orphan,
+    orphan_settings,
+    resync,
+)
 
 pytestmark = pytest.mark.looptime
 
@@ -32,11 +38,7 @@ async def test_a_wall_clock_stepped_forward_does_not_make_an_orphan_due(
     async with running(sim, sim_authentik, tmp_path, config) as run:
         await run.until(lambda: first_seen(sim))
         sim.clock.step(2 * HOUR)  # the wall clock jumps; no time passes
-        for _ in range(11):  # 55 minutes
-            await resync(run, sim)
-        assert sim_authentik.provider("old-app") is not None
-        await resync(run, sim)  # 60 minutes
-        await run.until(lambda: sim_authentik.provider("old-app") is None)
+        await kept_then_deleted(run, sim, sim_authentik, resyncs=11)  # 55 minutes, then 60
 
 
 async def test_a_new_leader_whose_clock_runs_ahead_does_not_delete_early(
@@ -52,11 +54,7 @@ async def test_a_new_leader_whose_clock_runs_ahead_does_not_delete_early(
     sim.clock.step(3 * HOUR)  # the next replica's clock is hours ahead
     async with running(sim, sim_authentik, tmp_path, config) as run:
         await run.until(lambda: run.discovery.orphans.last == "nothing_due")
-        for _ in range(5):  # 55 minutes observed in all
-            await resync(run, sim)
-        assert sim_authentik.provider("old-app") is not None
-        await resync(run, sim)  # 60 minutes
-        await run.until(lambda: sim_authentik.provider("old-app") is None)
+        await kept_then_deleted(run, sim, sim_authentik, resyncs=5)  # 55 minutes in all, then 60
 
 
 async def test_a_wall_clock_stepped_back_does_not_delay_an_orphan_for_ever(

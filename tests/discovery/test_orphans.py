@@ -49,6 +49,16 @@ async def resync(run: Running, sim: SimulatedCluster) -> None:
     await asyncio.sleep(1)
 
 
+async def kept_then_deleted(run: Running, sim: SimulatedCluster, authentik: SimulatedAuthentik,
+                            *, resyncs: int) -> None:
+    """The orphan "old-app" outlasts `resyncs` more resyncs and is deleted after the next one."""
+    for _ in range(resyncs):
+        await resync(run, sim)
+    assert authentik.provider("old-app") is not None
+    await resync(run, sim)
+    await run.until(lambda: authentik.provider("old-app") is None)
+
+
 def first_seen(sim: SimulatedCluster) -> dict[str, Any]:
     found = sim.get("v1", "ConfigMap", STATE_CONFIGMAP, "gitops-system")
     return {k: json.loads(v) for k, v in ((found or {}).get("data") or {}).items()}
@@ -79,11 +89,7 @@ async def test_orphan_deleted_only_after_max_age_across_a_restart(
         assert [e["firstSeen"] for e in carried.values()] == \
             [e["firstSeen"] for e in recorded.values()]
         assert [e["observedSeconds"] // 60 for e in carried.values()] == [30]
-        for _ in range(5):  # 55 minutes in all
-            await resync(run, sim)
-        assert sim_authentik.provider("old-app") is not None
-        await resync(run, sim)  # 60 minutes
-        await run.until(lambda: sim_authentik.provider("old-app") is None)
+        await kept_then_deleted(run, sim, sim_authentik, resyncs=5)  # 55 minutes in all, then 60
         assert sim_authentik.application("old-app") is None
         assert cleaned() == before + 1
         assert first_seen(sim) == {}

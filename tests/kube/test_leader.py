@@ -26,6 +26,8 @@ START = 1_700_000_000.0
 NAMESPACE = "gitops-system"
 NAME = "gitops-lifecycle-management"
 ELECTION = LeaderElectionSettings()  # 15 s lease, 10 s renew deadline, 2 s retry
+MARGIN = ELECTION.lease_duration - ELECTION.renew_deadline
+"""How long a standby that saw the last renewal waits past the end of the leader's term."""
 
 
 @asynccontextmanager
@@ -59,6 +61,20 @@ def elector(kube: Kube, sim: SimulatedCluster, identity: str, **kwargs: Any) -> 
     assert isinstance(sim.clock, SimClock)
     return LeaderElector(kube=kube, settings=ELECTION, clock=sim.clock, identity=identity,
                          **kwargs)
+
+
+@asynccontextmanager
+async def leader_and_standby(
+    kube: Kube, sim: SimulatedCluster, **kwargs: Any,
+) -> AsyncIterator[tuple[LeaderElector, LeaderElector, asyncio.Task[None]]]:
+    """Replica "one" leading, "two" standing by for 5 s; cancelling the task stops "one"."""
+    one = elector(kube, sim, "one", **kwargs)
+    two = elector(kube, sim, "two")
+    async with electing(one) as first:
+        await one.is_leader.wait_true()
+        async with electing(two):
+            await asyncio.sleep(5)
+            yield one, two, first
 
 
 def seed_lease(sim: SimulatedCluster, *, holder: str, renewed: float, transitions: int = 3) -> None:
@@ -137,19 +153,16 @@ async def test_the_leader_releases_the_lease_on_shutdown_and_the_standby_takes_o
 ) -> None:
     async with cluster(tmp_path) as (sim, kube):
         stopped: list[str] = []
-        one = elector(kube, sim, "one", on_stopped_leading=lambda: stopped.append("one"))
-        two = elector(kube, sim, "two")
-        async with electing(one) as first:
-            await one.is_leader.wait_true()
-            async with electing(two):
-                await asyncio.sleep(5)
-                assert not two.is_leader
-                first.cancel()
-                await asyncio.gather(first, return_exceptions=True)
-                released = sim.clock.now()
-                assert lease(sim)["holderIdentity"] in ("", "two")
-                await two.is_leader.wait_true()
-                assert sim.clock.now() - released <= ELECTION.retry_period
+        async with leader_and_standby(
+            kube, sim, on_stopped_leading=lambda: stopped.append("one"),
+        ) as (one, two, first):
+            assert not two.is_leader
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            released = sim.clock.now()
+            assert lease(sim)["holderIdentity"] in ("", "two")
+            await two.is_leader.wait_true()
+            assert sim.clock.now() - released <= ELECTION.retry_period
         assert stopped == ["one"]
         assert not one.is_leader
 
@@ -210,67 +223,50 @@ async def test_a_lease_that_cannot_be_reached_is_reported_once_then_at_a_backoff
 async def test_a_leader_shutting_down_holds_the_lease_while_a_write_is_in_flight(
     tmp_path: Path,
 ) -> None:
-    margin = ELECTION.lease_duration - ELECTION.renew_deadline
-    async with cluster(tmp_path) as (sim, kube):
-        one = elector(kube, sim, "one")
-        two = elector(kube, sim, "two")
-        async with electing(one) as first:
-            await one.is_leader.wait_true()
-            async with electing(two):
-                await asyncio.sleep(5)
-                gate = asyncio.Event()
-                write = asyncio.create_task(one.term.write(gate.wait))
-                await asyncio.sleep(1)
-                first.cancel()  # shutting down: the write goes on until it is answered
-                await asyncio.sleep(3)
-                assert lease(sim)["holderIdentity"] == "one"
-                gate.set()
-                await write
-                answered = sim.clock.now()
-                await two.is_leader.wait_true()
-                assert sim.clock.now() - answered <= ELECTION.retry_period
-                # Answered: the handover waits for nothing more.
-                assert sim.clock.now() - answered < margin
+    async with cluster(tmp_path) as (sim, kube), \
+            leader_and_standby(kube, sim) as (one, two, first):
+        gate = asyncio.Event()
+        write = asyncio.create_task(one.term.write(gate.wait))
+        await asyncio.sleep(1)
+        first.cancel()  # shutting down: the write goes on until it is answered
+        await asyncio.sleep(3)
+        assert lease(sim)["holderIdentity"] == "one"
+        gate.set()
+        await write
+        answered = sim.clock.now()
+        await two.is_leader.wait_true()
+        assert sim.clock.now() - answered <= ELECTION.retry_period
+        # Answered: the handover waits for nothing more.
+        assert sim.clock.now() - answered < MARGIN
 
 
 async def test_a_leader_shutting_down_after_giving_up_a_write_releases_a_margin_later(
     tmp_path: Path,
 ) -> None:
-    margin = ELECTION.lease_duration - ELECTION.renew_deadline
-    async with cluster(tmp_path) as (sim, kube):
-        one = elector(kube, sim, "one")
-        two = elector(kube, sim, "two")
-        async with electing(one) as first:
-            await one.is_leader.wait_true()
-            async with electing(two):
-                await asyncio.sleep(5)
-                write = asyncio.create_task(one.term.write(asyncio.Event().wait))
-                await asyncio.sleep(1)
-                write.cancel()  # given up unanswered: it may still land
-                await asyncio.gather(write, return_exceptions=True)
-                given_up = sim.clock.now()
-                first.cancel()
-                await two.is_leader.wait_true()
-                waited = sim.clock.now() - given_up
-                assert margin <= waited <= margin + ELECTION.retry_period
+    async with cluster(tmp_path) as (sim, kube), \
+            leader_and_standby(kube, sim) as (one, two, first):
+        write = asyncio.create_task(one.term.write(asyncio.Event().wait))
+        await asyncio.sleep(1)
+        write.cancel()  # given up unanswered: it may still land
+        await asyncio.gather(write, return_exceptions=True)
+        given_up = sim.clock.now()
+        first.cancel()
+        await two.is_leader.wait_true()
+        waited = sim.clock.now() - given_up
+        assert MARGIN <= waited <= MARGIN + ELECTION.retry_period
 
 
 async def test_a_write_refused_by_the_server_does_not_hold_the_handover(
     tmp_path: Path,
 ) -> None:
-    async with cluster(tmp_path) as (sim, kube):
-        one = elector(kube, sim, "one")
-        two = elector(kube, sim, "two")
-        async with electing(one) as first:
-            await one.is_leader.wait_true()
-            async with electing(two):
-                await asyncio.sleep(5)
-                with pytest.raises(NotFoundError):
-                    await one.term.write(lambda: kube.delete(JOBS, "gone", namespace=NAMESPACE))
-                first.cancel()
-                stopped = sim.clock.now()
-                await two.is_leader.wait_true()
-                assert sim.clock.now() - stopped <= ELECTION.retry_period
+    async with cluster(tmp_path) as (sim, kube), \
+            leader_and_standby(kube, sim) as (one, two, first):
+        with pytest.raises(NotFoundError):
+            await one.term.write(lambda: kube.delete(JOBS, "gone", namespace=NAMESPACE))
+        first.cancel()
+        stopped = sim.clock.now()
+        await two.is_leader.wait_true()
+        assert sim.clock.now() - stopped <= ELECTION.retry_period
 
 
 async def test_no_write_starts_or_stays_in_flight_past_the_term() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,11 @@ def bare_config(bare: SimulatedCluster, tmp_path: Path) -> Path:
     return bare.write_kubeconfig(tmp_path / "kubeconfig")
 
 
-def _client(kubeconfig: Path) -> kubernetes.client.ApiClient:
-    return kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+@pytest.fixture
+def bare_official(bare_config: Path) -> Iterator[kubernetes.client.ApiClient]:
+    """The official (synchronous) client on the bare cluster."""
+    with kubernetes.config.new_client_from_config(config_file=str(bare_config)) as api:
+        yield api
 
 
 def test_no_custom_kind_is_built_into_the_simulator() -> None:
@@ -150,22 +153,18 @@ async def test_a_crd_applied_with_kubectl_is_established_and_its_kind_served(
 
 @needs_kubectl
 async def test_discovery_and_openapi_list_a_new_crd_with_its_versions(
-    bare: SimulatedCluster, bare_config: Path,
+    bare_config: Path, bare_official: kubernetes.client.ApiClient,
 ) -> None:
     """Versions in CRDs: only `served` versions are discovered, the preferred one is the
     highest by Kubernetes version priority (v1 > v1beta1); `kubectl explain` reads the
     schema from /openapi/v3."""
     await kubectl(bare_config, "apply", "-f", "-", stdin=WIDGETS)
-    api = _client(bare_config)
-    try:
-        groups = await asyncio.to_thread(kubernetes.client.ApisApi(api).get_api_versions)
-        group = next(g for g in groups.groups if g.name == "example.com")
-        assert [v.version for v in group.versions] == ["v1", "v1beta1"]
-        assert group.preferred_version.version == "v1"
-        listed = await asyncio.to_thread(
-            kubernetes.client.CustomObjectsApi(api).get_api_resources, "example.com", "v1")
-    finally:
-        api.close()
+    groups = await asyncio.to_thread(kubernetes.client.ApisApi(bare_official).get_api_versions)
+    group = next(g for g in groups.groups if g.name == "example.com")
+    assert [v.version for v in group.versions] == ["v1", "v1beta1"]
+    assert group.preferred_version.version == "v1"
+    listed = await asyncio.to_thread(
+        kubernetes.client.CustomObjectsApi(bare_official).get_api_resources, "example.com", "v1")
     rows = {r.name: r for r in listed.resources}
     assert set(rows) == {"widgets", "widgets/status"}
     assert rows["widgets"].short_names == ["wd"]
@@ -189,48 +188,40 @@ async def test_kubectl_explain_proxyconfig_spec_shows_the_crd_schema(
 
 
 async def test_objects_of_every_served_version_share_one_storage(
-    bare: SimulatedCluster, bare_config: Path,
+    bare: SimulatedCluster, bare_official: kubernetes.client.ApiClient,
 ) -> None:
     """"Versions in CustomResourceDefinitions": an object written through one version is
     read through any served one, with that version's apiVersion (conversion `None`)."""
     bare.load_crds(yaml.safe_load(WIDGETS))
-    api = _client(bare_config)
-    custom = kubernetes.client.CustomObjectsApi(api)
-    try:
-        await asyncio.to_thread(
-            custom.create_namespaced_custom_object, "example.com", "v1beta1", "default",
-            "widgets", {"apiVersion": "example.com/v1beta1", "kind": "Widget",
-                        "metadata": {"name": "w"}, "spec": {"size": 2}})
-        read = await asyncio.to_thread(custom.get_namespaced_custom_object, "example.com",
-                                       "v1", "default", "widgets", "w")
-        with pytest.raises(ApiException) as not_served:
-            await asyncio.to_thread(custom.get_namespaced_custom_object, "example.com",
-                                    "v1alpha1", "default", "widgets", "w")
-    finally:
-        api.close()
+    custom = kubernetes.client.CustomObjectsApi(bare_official)
+    await asyncio.to_thread(
+        custom.create_namespaced_custom_object, "example.com", "v1beta1", "default",
+        "widgets", {"apiVersion": "example.com/v1beta1", "kind": "Widget",
+                    "metadata": {"name": "w"}, "spec": {"size": 2}})
+    read = await asyncio.to_thread(custom.get_namespaced_custom_object, "example.com",
+                                   "v1", "default", "widgets", "w")
+    with pytest.raises(ApiException) as not_served:
+        await asyncio.to_thread(custom.get_namespaced_custom_object, "example.com",
+                                "v1alpha1", "default", "widgets", "w")
     assert read["apiVersion"] == "example.com/v1"
     assert read["spec"] == {"size": 2}
     assert not_served.value.status == 404
 
 
 async def test_a_cluster_scoped_crd_serves_objects_without_a_namespace(
-    bare: SimulatedCluster, bare_config: Path,
+    bare: SimulatedCluster, bare_official: kubernetes.client.ApiClient,
 ) -> None:
     bare.load_crds(yaml.safe_load(GADGETS))
-    api = _client(bare_config)
-    custom = kubernetes.client.CustomObjectsApi(api)
-    try:
-        made = await asyncio.to_thread(
+    custom = kubernetes.client.CustomObjectsApi(bare_official)
+    made = await asyncio.to_thread(
+        custom.create_cluster_custom_object, "example.com", "v1", "gadgets",
+        {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
+         "spec": {"color": "red"}})
+    with pytest.raises(ApiException) as bad:
+        await asyncio.to_thread(
             custom.create_cluster_custom_object, "example.com", "v1", "gadgets",
-            {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
-             "spec": {"color": "red"}})
-        with pytest.raises(ApiException) as bad:
-            await asyncio.to_thread(
-                custom.create_cluster_custom_object, "example.com", "v1", "gadgets",
-                {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "h"},
-                 "spec": {"color": "green"}})
-    finally:
-        api.close()
+            {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "h"},
+             "spec": {"color": "green"}})
     assert "namespace" not in made["metadata"]
     assert bad.value.status == 422
     causes = json.loads(bad.value.body)["details"]["causes"]
@@ -423,20 +414,15 @@ async def test_deleting_a_crd_deletes_its_objects_then_stops_serving_them(
      "spec.versions[1].schema.openAPIV3Schema"),
 ])
 async def test_an_invalid_crd_is_422_naming_the_field(
-    bare: SimulatedCluster, bare_config: Path, change: Any, field: str,
+    bare_official: kubernetes.client.ApiClient, change: Any, field: str,
 ) -> None:
     """ValidateCustomResourceDefinition: name = plural.group, one storage version, a known
     scope, a schema per version."""
     crd = yaml.safe_load(WIDGETS)
     change(crd)
-    api = _client(bare_config)
-    try:
-        with pytest.raises(ApiException) as refused:
-            await asyncio.to_thread(
-                kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition,
-                crd)
-    finally:
-        api.close()
+    crds_api = kubernetes.client.ApiextensionsV1Api(bare_official)
+    with pytest.raises(ApiException) as refused:
+        await asyncio.to_thread(crds_api.create_custom_resource_definition, crd)
     assert refused.value.status == 422
     fields = [c["field"] for c in json.loads(refused.value.body)["details"]["causes"]]
     assert field in fields

@@ -144,12 +144,9 @@ class AuthentikFaults:
         self.delay = 0.0
         self.is_down = False
 
-    def delay_for(self, request: web.Request) -> float:
-        """How long to hold `request`: the global latency plus that of matching slow rules."""
-        return self.hold_for(request)[0]
-
     def hold_for(self, request: web.Request) -> tuple[float, bool]:
-        """How long to hold `request`, and whether it completes even if its client goes."""
+        """How long to hold `request` (the global latency plus that of matching slow rules),
+        and whether it completes even if its client goes."""
         extra = 0.0
         completes = False
         for rule in [f for f in self._failures if f.status is None and f.matches(request)]:

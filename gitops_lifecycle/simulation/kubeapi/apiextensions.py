@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from gitops_lifecycle.simulation.kubeapi.errors import cause
+from gitops_lifecycle.simulation.kubeapi.fielderrors import invalid, required, unsupported
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
@@ -80,15 +81,6 @@ def resource_types(crd: Obj) -> list[ResourceType]:
 # -- validation (ValidateCustomResourceDefinition) -------------------------------------------
 
 
-def _required(path: str) -> dict[str, str]:
-    return cause("FieldValueRequired", "Required value", path)
-
-
-def _invalid(path: str, value: Any, message: str) -> dict[str, str]:
-    shown = f'"{value}"' if isinstance(value, str) else str(value)
-    return cause("FieldValueInvalid", f"Invalid value: {shown}: {message}", path)
-
-
 def validate(crd: Obj, old: Obj | None) -> list[dict[str, str]]:
     """The causes of a 422 for this CRD (empty when valid)."""
     spec = crd.get("spec") or {}
@@ -98,36 +90,33 @@ def validate(crd: Obj, old: Obj | None) -> list[dict[str, str]]:
     causes: list[dict[str, str]] = []
     name = str((crd.get("metadata") or {}).get("name") or "")
     if plural and group and name != f"{plural}.{group}":
-        causes.append(_invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
+        causes.append(invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
     if not group:
-        causes.append(_required("spec.group"))
+        causes.append(required("spec.group"))
     elif "." not in group:
-        causes.append(_invalid("spec.group", group, "should be a domain with at least one "
-                               "dot"))
+        causes.append(invalid("spec.group", group, "should be a domain with at least one dot"))
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(cause("FieldValueNotSupported", f'Unsupported value: '
-                            f'"{spec.get("scope", "")}": supported values: "Cluster", '
-                            f'"Namespaced"', "spec.scope"))
+        causes.append(unsupported("spec.scope", spec.get("scope", ""), ["Cluster", "Namespaced"]))
     if not plural:
-        causes.append(_required("spec.names.plural"))
+        causes.append(required("spec.names.plural"))
     elif not _DNS_LABEL.match(plural):
-        causes.append(_invalid("spec.names.plural", plural, "a lowercase RFC 1123 label "
-                               "must consist of lower case alphanumeric characters or '-', "
-                               "and must start and end with an alphanumeric character"))
+        causes.append(invalid("spec.names.plural", plural, "a lowercase RFC 1123 label "
+                              "must consist of lower case alphanumeric characters or '-', "
+                              "and must start and end with an alphanumeric character"))
     if not kind:
-        causes.append(_required("spec.names.kind"))
+        causes.append(required("spec.names.kind"))
     causes += _versions(spec.get("versions") or [])
     if old is not None:
         before = old.get("spec") or {}
         if spec.get("group") != before.get("group"):
-            causes.append(_invalid("spec.group", spec.get("group"), "field is immutable"))
+            causes.append(invalid("spec.group", spec.get("group"), "field is immutable"))
     return causes
 
 
 def _versions(versions: list[Obj]) -> list[dict[str, str]]:
     causes: list[dict[str, str]] = []
     if not versions:
-        return [_required("spec.versions")]
+        return [required("spec.versions")]
     storage = [v for v in versions if v.get("storage")]
     if len(storage) != 1:
         causes.append(cause("FieldValueInvalid", "Invalid value: must have exactly one "
@@ -141,12 +130,11 @@ def _versions(versions: list[Obj]) -> list[dict[str, str]]:
                                 f"{where}.name"))
         seen.add(name)
         if not (version.get("schema") or {}).get("openAPIV3Schema"):
-            causes.append(cause("FieldValueRequired", "Required value: schemas are required",
-                                f"{where}.schema.openAPIV3Schema"))
+            causes.append(required(f"{where}.schema.openAPIV3Schema", "schemas are required"))
         elif (version["schema"]["openAPIV3Schema"].get("type")) != "object":
-            causes.append(_invalid(f"{where}.schema.openAPIV3Schema.type",
-                                   version["schema"]["openAPIV3Schema"].get("type", ""),
-                                   "must be object at the root"))
+            causes.append(invalid(f"{where}.schema.openAPIV3Schema.type",
+                                  version["schema"]["openAPIV3Schema"].get("type", ""),
+                                  "must be object at the root"))
     if not any(v.get("served") for v in versions):
         causes.append(cause("FieldValueInvalid", "Invalid value: must have at least one "
                             "served version", "spec.versions"))

@@ -37,9 +37,8 @@ class Catalog:
             versions = self.group_versions.setdefault(rt.group, [])
             if rt.version not in versions:
                 versions.append(rt.version)
-        for group, versions in self.group_versions.items():
-            if any(not rt.builtin for rt in custom if rt.group == group):
-                versions.sort(key=apiextensions.version_priority)
+        for group in {rt.group for rt in custom}:
+            self.group_versions[group].sort(key=apiextensions.version_priority)
 
     # -- CRDs ------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ import asyncio
 from typing import Any
 
 from gitops_lifecycle.clock import Clock, parse_time
-from gitops_lifecycle.simulation.kubeapi.registry import CANONICAL, Registry
+from gitops_lifecycle.simulation.kubeapi.catalog import BUILTIN
+from gitops_lifecycle.simulation.kubeapi.registry import Registry
 from gitops_lifecycle.simulation.kubeapi.store import DELETED, Change
 
 PODS, NODES = "/pods", "/nodes"
@@ -79,7 +80,7 @@ class Kubelet:
         """Finish every due pod; the time of the next deadline, if any."""
         due, upcoming = self.due()
         for pod in due:
-            self._registry.finish_pod(CANONICAL[PODS], pod)
+            self._registry.finish_pod(BUILTIN[PODS], pod)
         return upcoming
 
     async def run(self) -> None:

@@ -39,8 +39,6 @@ CREATE_ON_UPDATE = frozenset({("coordination.k8s.io", "Lease"), ("", "Event"),
 CONDITIONAL_ONLY = frozenset({("coordination.k8s.io", "Lease"),
                               ("apiextensions.k8s.io", "CustomResourceDefinition")})
 
-CANONICAL = BUILTIN  # the built-in storages (`Registry.catalog` knows the custom ones too)
-
 
 @dataclass(frozen=True)
 class Write:
@@ -94,6 +92,24 @@ def _owner_uids(obj: Obj | None) -> set[str]:
     if obj is None:
         return set()
     return {ref["uid"] for ref in obj["metadata"].get("ownerReferences") or () if "uid" in ref}
+
+
+def _policy(rt: ResourceType, options: DeleteOptions) -> str:
+    """The propagation policy of a DELETE: the one asked for, else the resource's default."""
+    return options.propagation_policy or ("Orphan" if rt.orphan_by_default else "Background")
+
+
+def _marked(rt: ResourceType, current: Obj, *, grace: int, finalizers: list[str],
+            requested: float) -> Obj:
+    """`current` marked for deletion `grace` seconds after `requested` (not stored)."""
+    meta = dict(current["metadata"])
+    meta["deletionTimestamp"] = format_time(requested + grace)
+    meta["deletionGracePeriodSeconds"] = grace
+    if finalizers:
+        meta["finalizers"] = finalizers
+    if rt.generation:
+        meta["generation"] = int(meta.get("generation") or 0) + 1
+    return {**current, "metadata": meta}
 
 
 class Registry:
@@ -416,16 +432,15 @@ class Registry:
         self, rt: ResourceType, *, namespace: str | None, name: str, options: DeleteOptions,
     ) -> Obj:
         """DELETE: preconditions, graceful deletion, finalizers and propagation."""
+        if options.dry_run:
+            return self.dry_delete(rt, namespace=namespace, name=name, options=options)[0]
         current = self.get(rt, namespace, name)
         self._check_preconditions(rt, current, uid=options.uid,
                                   resource_version=options.resource_version)
-        if options.dry_run:
-            return self.dry_delete(rt, namespace=namespace, name=name, options=options)[0]
         grace = self._grace(rt, current, options)
         if current["metadata"].get("deletionTimestamp"):
             return self._shorten(rt, current, grace)
-        policy = options.propagation_policy or (
-            "Orphan" if rt.orphan_by_default else "Background")
+        policy = _policy(rt, options)
         uid = current["metadata"]["uid"]
         if policy == "Orphan":
             self._orphan(uid)
@@ -452,33 +467,25 @@ class Registry:
         current = self.get(rt, namespace, name)
         self._check_preconditions(rt, current, uid=options.uid,
                                   resource_version=options.resource_version)
-        meta = dict(current["metadata"])
+        meta = current["metadata"]
         grace = self._grace(rt, current, options)
         finalizers = list(meta.get("finalizers") or ())
         if meta.get("deletionTimestamp"):
-            old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
-            if grace >= old_grace:
+            requested = self._shortened_from(current, grace)
+            if requested is None:
                 return current, False
             if grace == 0 and not finalizers:
                 return current, True
-            requested = (parse_time(meta["deletionTimestamp"]) or self.clock.now()) - old_grace
         else:
             requested = self.clock.now()
-            policy = options.propagation_policy or (
-                "Orphan" if rt.orphan_by_default else "Background")
-            if policy == "Foreground" and self._dependents.get(meta["uid"]):
+            if _policy(rt, options) == "Foreground" and self._dependents.get(meta["uid"]):
                 finalizers.append(FOREGROUND)
             if rt.kind != "Namespace" and grace == 0 and not finalizers:
                 return current, True
-        meta["deletionTimestamp"] = format_time(requested + grace)
-        meta["deletionGracePeriodSeconds"] = grace
-        if finalizers:
-            meta["finalizers"] = finalizers
-        if rt.generation:
-            meta["generation"] = int(meta.get("generation") or 0) + 1
+        marked = _marked(rt, current, grace=grace, finalizers=finalizers, requested=requested)
         if rt.kind == "Namespace":
-            return {**current, "metadata": meta, "status": {"phase": "Terminating"}}, False
-        return {**current, "metadata": meta}, False
+            return {**marked, "status": {"phase": "Terminating"}}, False
+        return marked, False
 
     def _grace(self, rt: ResourceType, obj: Obj, options: DeleteOptions) -> int:
         if rt.kind != "Pod" or rt.group:
@@ -495,25 +502,26 @@ class Registry:
         self, rt: ResourceType, current: Obj, *, grace: int, finalizers: list[str],
         requested: float | None = None,
     ) -> Obj:
-        meta = dict(current["metadata"])
         requested = self.clock.now() if requested is None else requested
-        meta["deletionTimestamp"] = format_time(requested + grace)
-        meta["deletionGracePeriodSeconds"] = grace
-        if finalizers:
-            meta["finalizers"] = finalizers
-        if rt.generation:
-            meta["generation"] = int(meta.get("generation") or 0) + 1
-        return self._commit(rt, {**current, "metadata": meta}, current)
+        marked = _marked(rt, current, grace=grace, finalizers=finalizers, requested=requested)
+        return self._commit(rt, marked, current)
 
-    def _shorten(self, rt: ResourceType, current: Obj, grace: int) -> Obj:
-        """A second DELETE may only shorten a pod's grace period, counted from the first."""
+    def _shortened_from(self, current: Obj, grace: int) -> float | None:
+        """When a second DELETE's `grace` counts from (the first request), or None if it
+        would not shorten the grace period."""
         meta = current["metadata"]
         old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
         if grace >= old_grace:
+            return None
+        return (parse_time(meta["deletionTimestamp"]) or self.clock.now()) - old_grace
+
+    def _shorten(self, rt: ResourceType, current: Obj, grace: int) -> Obj:
+        """A second DELETE may only shorten a pod's grace period, counted from the first."""
+        requested = self._shortened_from(current, grace)
+        if requested is None:
             return current
-        requested = (parse_time(meta["deletionTimestamp"]) or self.clock.now()) - old_grace
         obj = self._mark_deleted(rt, current, grace=grace, requested=requested,
-                                 finalizers=list(meta.get("finalizers") or ()))
+                                 finalizers=list(current["metadata"].get("finalizers") or ()))
         return self._remove(rt, obj) if self._releasable(obj) else obj
 
     def finish_pod(self, rt: ResourceType, pod: Obj) -> Obj | None:

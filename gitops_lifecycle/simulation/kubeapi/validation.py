@@ -13,6 +13,12 @@ from typing import Any
 
 from gitops_lifecycle.simulation.kubeapi import apiextensions
 from gitops_lifecycle.simulation.kubeapi.errors import cause
+from gitops_lifecycle.simulation.kubeapi.fielderrors import (
+    forbidden,
+    invalid,
+    required,
+    unsupported,
+)
 from gitops_lifecycle.simulation.kubeapi.resources import ResourceType
 
 Cause = dict[str, str]
@@ -54,36 +60,6 @@ def _full(pattern: str) -> re.Pattern[str]:
 _SUBDOMAIN_RE, _LABEL_RE = _full(_DNS1123_SUBDOMAIN), _full(_DNS1123_LABEL)
 _DNS1035_RE, _NAME_RE = _full(_DNS1035_LABEL), _full(_QUALIFIED_NAME)
 _CONFIG_KEY_RE = _full(_CONFIG_MAP_KEY)
-
-
-def invalid(path: str, value: Any, message: str) -> Cause:
-    """`field.Invalid`."""
-    shown = json.dumps(value) if isinstance(value, str) else _go(value)
-    return cause("FieldValueInvalid", f"Invalid value: {shown}: {message}", path)
-
-
-def required(path: str, detail: str = "") -> Cause:
-    """`field.Required`."""
-    return cause("FieldValueRequired", f"Required value: {detail}" if detail else
-                 "Required value", path)
-
-
-def forbidden(path: str, detail: str) -> Cause:
-    """`field.Forbidden`."""
-    return cause("FieldValueForbidden", f"Forbidden: {detail}", path)
-
-
-def unsupported(path: str, value: Any, allowed: list[str]) -> Cause:
-    """`field.NotSupported`."""
-    return cause("FieldValueNotSupported", f"Unsupported value: {json.dumps(value)}: supported "
-                 "values: " + ", ".join(json.dumps(a) for a in allowed), path)
-
-
-def _go(value: Any) -> str:
-    if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(k)}:{_go(v)}" for k, v in sorted(value.items()))
-        return f"map[string]string{{{inner}}}"
-    return json.dumps(value)
 
 
 def subdomain(value: str) -> list[str]:

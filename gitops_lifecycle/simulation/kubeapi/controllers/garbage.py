@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gitops_lifecycle.simulation.kubeapi.catalog import BUILTIN
 from gitops_lifecycle.simulation.kubeapi.controllers.objects import Writer, deleting
-from gitops_lifecycle.simulation.kubeapi.registry import CANONICAL
 from gitops_lifecycle.simulation.kubeapi.store import Change, Obj
 
 _SEPARATOR = "\t"
@@ -24,7 +24,7 @@ class GarbageCollector:
     """Deletes orphaned dependents in the background."""
 
     name: str = "garbage-collector"
-    follows: tuple[str, ...] = tuple(CANONICAL)
+    follows: tuple[str, ...] = tuple(BUILTIN)
 
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
@@ -38,7 +38,7 @@ class GarbageCollector:
 
     def all_keys(self) -> Iterable[str]:
         """Every object with owners."""
-        return [f"{storage}{_SEPARATOR}{key}" for storage in CANONICAL
+        return [f"{storage}{_SEPARATOR}{key}" for storage in BUILTIN
                 for key, obj in self._store.objects(storage).items() if _owned(obj)]
 
     def reconcile(self, key: str, now: float) -> float | None:  # noqa: ARG002 -- no timers

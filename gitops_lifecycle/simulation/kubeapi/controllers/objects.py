@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_lifecycle.clock import format_time
-from gitops_lifecycle.simulation.kubeapi.registry import CANONICAL, DeleteOptions, Registry
+from gitops_lifecycle.simulation.kubeapi.catalog import BUILTIN
+from gitops_lifecycle.simulation.kubeapi.registry import DeleteOptions, Registry
 from gitops_lifecycle.simulation.kubeapi.store import Obj, object_key
 
 PODS, NODES, JOBS = "/pods", "/nodes", "batch/jobs"
@@ -109,12 +110,12 @@ class Writer:
 
     def create(self, storage: str, body: Obj, namespace: str | None = None) -> Obj:
         """Create as a client would (status dropped where the kind has a subresource)."""
-        return self.registry.create(CANONICAL[storage], body, namespace=namespace)
+        return self.registry.create(BUILTIN[storage], body, namespace=namespace)
 
     def update(self, storage: str, obj: Obj) -> Obj:
         """Replace the object (its status kept)."""
         meta = obj["metadata"]
-        return self.registry.replace(CANONICAL[storage], obj, namespace=meta.get("namespace"),
+        return self.registry.replace(BUILTIN[storage], obj, namespace=meta.get("namespace"),
                                      name=meta["name"])
 
     def status(self, storage: str, obj: Obj, status: dict[str, Any]) -> Obj:
@@ -122,7 +123,7 @@ class Writer:
         if obj.get("status") == status:
             return obj
         meta = obj["metadata"]
-        return self.registry.replace(CANONICAL[storage], {**obj, "status": status},
+        return self.registry.replace(BUILTIN[storage], {**obj, "status": status},
                                      namespace=meta.get("namespace"), name=meta["name"],
                                      subresource="status")
 
@@ -131,7 +132,7 @@ class Writer:
         meta = obj["metadata"]
         if self.registry.store.get(storage, key_of(obj)) is None:
             return
-        self.registry.delete(CANONICAL[storage], namespace=meta.get("namespace"),
+        self.registry.delete(BUILTIN[storage], namespace=meta.get("namespace"),
                              name=meta["name"],
                              options=DeleteOptions(propagation_policy=policy))
 
